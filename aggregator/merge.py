@@ -1,0 +1,359 @@
+"""Decide which story a new article belongs to: the pure half of merging.
+
+`plan(article, candidates)` compares a new article with the canonical article of each candidate
+story (never with other members, so similarity cannot chain from copy to copy) and says: join
+story X by this method with this similarity and evidence, or start a new story; which other
+stories turn out to be the same one; and which are related coverage of the same event.
+
+The rules rest on what separates "the same text carried by another outlet" from "another text":
+- an exact match of normalised text, or a high Jaccard similarity (light edits, traditional
+  copies), or a high containment of the shorter text in the longer one (abridged reprints);
+- short items (简讯) share too few shingles for estimates to mean much, so they need exact or
+  near-exact text, or the same headline and much of the same text;
+- templated reports (yesterday's and today's case count) share almost all their words, so
+  numbers decide: the same number contexts carrying different numbers mean different reports.
+The storage edge (store_stories.py) fetches the candidates and applies the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .fingerprint import (
+    Signature,
+    containment,
+    jaccard,
+    number_agreement,
+    shingles,
+    title_similarity,
+)
+
+#: Texts shorter than this (normalised characters) count as short items.
+SHORT = 200
+#: Below this many characters a text is too small to carry a story by itself (photo items).
+TINY = 20
+#: Jaccard similarity at or above which two long texts are the same story.
+J_SAME = 0.6
+#: Share of the shorter text found in the longer one at or above which they are the same story…
+C_SAME = 0.8
+#: …provided the shorter has at least this share of the longer's shingles (not one brief of a
+#: roundup, nor a quoted statement inside a long report).
+RATIO_MIN = 0.25
+#: Short items need more: near-exact text; or the same headline and this much Jaccard or
+#: containment; or, with enough shared text and not one number differing, a higher
+#: containment or the long-text Jaccard.
+J_SHORT_EXACT = 0.9
+TITLE_AGREE = 0.7
+J_SHORT_TITLED = 0.5
+C_SHORT = 0.8
+MIN_SHARED = 40
+MIN_SHARED_J = 60
+C_SENTENCES = 0.6
+#: Number contexts: this share (or more) of conflicting ones marks a templated look-alike.
+CONFLICT_SHARE = 0.2
+#: Related coverage: shared text below the merge thresholds…
+J_RELATED = 0.2
+C_RELATED = 0.45
+#: …or a similar headline within this time, with at least some shared text.
+TITLE_RELATED = 0.4
+RELATED_WINDOW = timedelta(days=2)
+J_TITLE_RELATED = 0.05
+C_TITLE_RELATED = 0.25
+
+_METHOD_RANK = {"exact": 4, "minhash": 3, "containment": 2, "title": 1}
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """What the decider knows of one article: its fingerprint and what ranks it as canonical."""
+
+    id: int
+    signature: Signature
+    title: str = ""  # normalised headline (normalise.normalise_title)
+    published: datetime | None = None  # timezone-aware; None sorts last
+    priority: int = 0  # outlet priority from the sources' TOML; higher wins ties
+    outlet: str | None = None
+    text: str = ""  # normalised text, when at hand, for exact comparison of short texts
+    sentences: tuple[str, ...] = ()  # its normalised sentences, when the text is at hand
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """A story the new article might belong to, seen through its canonical article."""
+
+    story_id: str
+    seq: int  # creation order: the lower (older) id survives when two stories become one
+    canonical: ArticleView
+    # Other members, consulted only to veto: a story never holds two editions of a template.
+    members: tuple[ArticleView, ...] = ()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every measurement behind a decision, stored as the evidence of a merge or link."""
+
+    against: int  # the canonical article compared with
+    exact: bool
+    jaccard: float
+    containment: float
+    ratio: float  # smaller shingle count / larger
+    shared: int  # estimated shingles in common
+    short: bool
+    numbers_agree: int
+    numbers_conflict: int
+    title_similarity: float
+    hours_apart: float | None
+    # Short texts only: characters of the shorter text in sentences found verbatim in the
+    # other, and how many of its sentences were not found.
+    sentence_chars: int = 0
+    sentences_missing: int | None = None
+
+    @property
+    def templated(self) -> bool:
+        """Same number contexts with other numbers: two editions of one template."""
+        shared = self.numbers_agree + self.numbers_conflict
+        return self.numbers_conflict > 0 and self.numbers_conflict >= CONFLICT_SHARE * shared
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "against": self.against,
+            "exact": self.exact,
+            "jaccard": round(self.jaccard, 3),
+            "containment": round(self.containment, 3),
+            "ratio": round(self.ratio, 3),
+            "shared": self.shared,
+            "short": self.short,
+            "numbers": [self.numbers_agree, self.numbers_conflict],
+            "title_similarity": round(self.title_similarity, 3),
+            "hours_apart": None if self.hours_apart is None else round(self.hours_apart, 1),
+            "sentences": None
+            if self.sentences_missing is None
+            else [self.sentence_chars, self.sentences_missing],
+        }
+
+
+@dataclass(frozen=True)
+class Match:
+    """The new article is the same story as `story_id`'s canonical article."""
+
+    story_id: str
+    seq: int
+    method: str  # exact | minhash | containment | title
+    similarity: float
+    evidence: Comparison
+
+
+@dataclass(frozen=True)
+class Link:
+    """Related coverage: another write-up of the same event, linked but not merged."""
+
+    story_id: str
+    score: float
+    method: str  # text | title | bridge
+    evidence: Comparison
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """What to do with a new article; store_stories applies it in one transaction."""
+
+    join: Match | None  # None: the article starts a new story
+    becomes_canonical: bool  # the article becomes (or, for a new story, is) the canonical
+    absorb: tuple[Match, ...] = ()  # other stories that turn out to be this one
+    related: tuple[Link, ...] = ()
+
+    @property
+    def new_story(self) -> bool:
+        return self.join is None
+
+
+def compare(a: ArticleView, b: ArticleView) -> Comparison:
+    """Measure two articles against each other.
+
+    From the stored fingerprints, except when both normalised texts are at hand (the storage
+    edge supplies them for short canonicals): then Jaccard and containment are counted
+    exactly, because a short text has too few shingles for a 128-value estimate near a
+    threshold.
+    """
+    sa, sb = a.signature, b.signature
+    kept, missing = 0, None
+    if a.text and b.text:
+        ga, gb = set(shingles(a.text)), set(shingles(b.text))
+        inter = len(ga & gb)
+        small, large = sorted((len(ga), len(gb)))
+        j = inter / (small + large - inter)
+        c = inter / small
+        shorter, longer = sorted((a, b), key=lambda v: len(v.text))
+        kept, missing = _sentences_found(shorter.sentences, longer.text)
+    else:
+        j = jaccard(sa, sb)
+        small, large = sorted((sa.shingles, sb.shingles))
+        c = containment(sa, sb, j)
+        inter = round(j * (small + large) / (1.0 + j))
+    agree, conflict = number_agreement(sa, sb)
+    hours = None
+    if a.published is not None and b.published is not None:
+        hours = abs((a.published - b.published).total_seconds()) / 3600.0
+    return Comparison(
+        against=b.id,
+        exact=sa.text_hash == sb.text_hash and not sa.empty,
+        jaccard=j,
+        containment=c,
+        ratio=small / large if large else 0.0,
+        shared=inter,
+        short=min(sa.length, sb.length) < SHORT,
+        numbers_agree=agree,
+        numbers_conflict=conflict,
+        title_similarity=title_similarity(a.title, b.title),
+        hours_apart=hours,
+        sentence_chars=kept,
+        sentences_missing=missing,
+    )
+
+
+def _sentences_found(sentences: Sequence[str], other: str) -> tuple[int, int]:
+    """(characters in sentences found verbatim in `other`, sentences not found)."""
+    kept = missing = 0
+    for sentence in sentences:
+        if sentence in other:
+            kept += len(sentence)
+        else:
+            missing += 1
+    return kept, missing
+
+
+def same_story(cmp: Comparison, tiny: bool = False) -> tuple[str, float] | None:
+    """(method, similarity) when the comparison shows the same text, else None."""
+    if tiny:
+        # A photo item or a headline without body: only the same text under the same headline.
+        if cmp.exact and cmp.title_similarity >= 1.0:
+            return "exact", 1.0
+        return None
+    if cmp.exact:
+        return "exact", 1.0
+    if cmp.templated:
+        return None
+    if cmp.short:
+        if cmp.jaccard >= J_SHORT_EXACT:
+            return "minhash", cmp.jaccard
+        if cmp.title_similarity >= TITLE_AGREE and (
+            cmp.jaccard >= J_SHORT_TITLED or (cmp.containment >= C_SAME and cmp.ratio >= 0.5)
+        ):
+            return "title", cmp.jaccard
+        if cmp.numbers_conflict:
+            return None
+        if cmp.jaccard >= J_SAME and cmp.shared >= MIN_SHARED_J:
+            return "minhash", cmp.jaccard
+        if cmp.containment >= C_SHORT and cmp.ratio >= RATIO_MIN and cmp.shared >= MIN_SHARED:
+            return "containment", cmp.containment
+        if (
+            cmp.sentences_missing is not None
+            and cmp.sentences_missing <= 1
+            and cmp.sentence_chars >= MIN_SHARED_J
+            and cmp.containment >= C_SENTENCES
+            and cmp.ratio >= RATIO_MIN
+        ):
+            # Every sentence but one kept word for word: a reprint with a paragraph added.
+            return "containment", cmp.containment
+        return None
+    if cmp.jaccard >= J_SAME:
+        return "minhash", cmp.jaccard
+    if cmp.containment >= C_SAME and cmp.ratio >= RATIO_MIN:
+        return "containment", cmp.containment
+    return None
+
+
+def related(cmp: Comparison) -> tuple[str, float] | None:
+    """(method, score) when two different texts look like coverage of one event."""
+    if cmp.templated:
+        return None
+    text_score = max(cmp.jaccard, cmp.containment * min(1.0, 2 * cmp.ratio))
+    if cmp.jaccard >= J_RELATED or (cmp.containment >= C_RELATED and cmp.ratio >= 0.1):
+        return "text", round(text_score, 3)
+    near = cmp.hours_apart is not None and cmp.hours_apart <= RELATED_WINDOW.total_seconds() / 3600
+    if (
+        near
+        and cmp.title_similarity >= TITLE_RELATED
+        and (cmp.jaccard >= J_TITLE_RELATED or cmp.containment >= C_TITLE_RELATED)
+    ):
+        return "title", round((cmp.title_similarity + text_score) / 2, 3)
+    return None
+
+
+def _templated_member(article: ArticleView, members: Sequence[ArticleView]) -> bool:
+    """Whether some member's numbers say it is another edition of the article's template.
+
+    Similarity is judged against the canonical only; members can only veto. A canonical
+    without numbers (a reprint that dropped them) cannot tell two editions apart, a member
+    that kept them can.
+    """
+    for member in members:
+        agree, conflict = number_agreement(article.signature, member.signature)
+        if conflict and conflict >= CONFLICT_SHARE * (agree + conflict):
+            return True
+    return False
+
+
+def canonical_key(view: ArticleView) -> tuple:
+    """Sort key of canonical choice: earliest published, then outlet priority, then longest."""
+    published = view.published.timestamp() if view.published is not None else float("inf")
+    return (published, -view.priority, -view.signature.length, view.id)
+
+
+def choose_canonical(members: Sequence[ArticleView]) -> ArticleView:
+    """The member a story shows: see `canonical_key`."""
+    return min(members, key=canonical_key)
+
+
+def plan(article: ArticleView, candidates: Sequence[CandidateView]) -> MergePlan:
+    """Decide where `article` goes, from the canonical articles of candidate stories."""
+    tiny = article.signature.length < TINY
+    matches: list[Match] = []
+    links: list[Link] = []
+    for cand in sorted(candidates, key=lambda c: c.seq):
+        if cand.canonical.id == article.id:
+            continue
+        cmp = compare(article, cand.canonical)
+        verdict = same_story(cmp, tiny or cand.canonical.signature.length < TINY)
+        if verdict is not None and _templated_member(article, cand.members):
+            continue
+        if verdict is not None:
+            method, sim = verdict
+            matches.append(Match(cand.story_id, cand.seq, method, round(sim, 3), cmp))
+            continue
+        rel = related(cmp)
+        if rel is not None:
+            links.append(Link(cand.story_id, rel[1], rel[0], cmp))
+    if not matches:
+        return MergePlan(None, True, (), tuple(links))
+    best = max(matches, key=lambda m: (_METHOD_RANK[m.method], m.similarity, -m.seq))
+    by_story = {c.story_id: c for c in candidates}
+    anchor = by_story[best.story_id].canonical
+    earliest = all(
+        canonical_key(article) < canonical_key(by_story[m.story_id].canonical) for m in matches
+    )
+    # Stories fold into the joined one only when verified directly: against the article when
+    # it becomes the canonical of all of them, else canonical against canonical; and never
+    # when a member of one is another edition of a template found in the other.
+    together = [article, *_group(by_story[best.story_id])]
+    absorb, bridges = [], []
+    for m in matches:
+        if m is best:
+            continue
+        cand = by_story[m.story_id]
+        direct = earliest or same_story(compare(cand.canonical, anchor)) is not None
+        if direct and not any(_templated_member(v, together) for v in _group(cand)):
+            absorb.append(m)
+            together.extend(_group(cand))
+        else:
+            bridges.append(Link(m.story_id, m.similarity, "bridge", m.evidence))
+    ranked = [article, anchor, *(by_story[m.story_id].canonical for m in absorb)]
+    return MergePlan(
+        best, choose_canonical(ranked) is article, tuple(absorb), (*links, *bridges)
+    )
+
+
+def _group(cand: CandidateView) -> tuple[ArticleView, ...]:
+    return (cand.canonical, *cand.members)
