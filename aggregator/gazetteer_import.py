@@ -192,7 +192,9 @@ def _from_mca_history(rows: list[dict[str, str]]) -> list[Division]:
             continue
         formers = tuple(dict.fromkeys(former.get(code, ())))
         former_names = tuple(dict.fromkeys(names.get(code, ())))
-        out.append(Division(d.code, d.name, d.level, d.parent, (), former_names, (), formers, "mca"))
+        out.append(
+            Division(d.code, d.name, d.level, d.parent, (), former_names, (), formers, "mca")
+        )
     return out
 
 

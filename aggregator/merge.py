@@ -5,14 +5,18 @@ story (never with other members, so similarity cannot chain from copy to copy) a
 story X by this method with this similarity and evidence, or start a new story; which other
 stories turn out to be the same one; and which are related coverage of the same event.
 
-The rules rest on what separates "the same text carried by another outlet" from "another text":
-- an exact match of normalised text, or a high Jaccard similarity (light edits, traditional
-  copies), or a high containment of the shorter text in the longer one (abridged reprints);
-- short items (简讯) share too few shingles for estimates to mean much, so they need exact or
-  near-exact text, or the same headline and much of the same text;
-- templated reports (yesterday's and today's case count) share almost all their words, so
-  numbers decide: the same number contexts carrying different numbers mean different reports.
-The storage edge (store_stories.py) fetches the candidates and applies the plan.
+What separates "the same text carried by another outlet" from "another text":
+- exact normalised text; or a high Jaccard similarity of 5-gram shingles (light edits,
+  traditional copies); or most of the shorter text contained in the longer one, provided the
+  shorter is not a mere fragment of it (abridged reprints; not one brief of a roundup).
+- Short items (简讯, under 200 normalised characters) carry few shingles, so they need more:
+  near-exact text, the same headline with much of the same text, or enough shared text with
+  not one number differing. Their texts are compared exactly, not by estimate.
+- Templated reports (yesterday's and today's case count) share almost all their words, so
+  numbers decide: the same number contexts holding other numbers make another report, even
+  when the rest is identical; any member of a story can veto on these grounds.
+The storage edge (store_stories.py) fetches the candidates and applies the plan. Thresholds
+were set on labelled variants of real articles (bench/merge_eval.py), not on one corpus pair.
 """
 
 from __future__ import annotations
@@ -32,21 +36,23 @@ from .fingerprint import (
 
 #: Texts shorter than this (normalised characters) count as short items.
 SHORT = 200
-#: Below this many characters a text is too small to carry a story by itself (photo items).
+#: Below this many characters a text cannot carry a story by itself (photo items, headlines
+#: without a body): only the same text under the same headline merges.
 TINY = 20
-#: Jaccard similarity at or above which two long texts are the same story.
+#: Jaccard similarity at or above which two texts are the same story…
 J_SAME = 0.6
-#: Share of the shorter text found in the longer one at or above which they are the same story…
+#: …or the share of the shorter text found in the longer one…
 C_SAME = 0.8
-#: …provided the shorter has at least this share of the longer's shingles (not one brief of a
-#: roundup, nor a quoted statement inside a long report).
+#: …provided the shorter has at least this share of the longer's shingles.
 RATIO_MIN = 0.25
-#: Short items need more: near-exact text; or the same headline and this much Jaccard or
-#: containment; or, with enough shared text and not one number differing, a higher
-#: containment or the long-text Jaccard.
+#: Short items: near-exact text merges outright;
 J_SHORT_EXACT = 0.9
+#: the same headline (bigram Jaccard) with this Jaccard, or containment at half the length;
 TITLE_AGREE = 0.7
 J_SHORT_TITLED = 0.5
+#: otherwise, with no number differing, J_SAME over at least MIN_SHARED_J shared shingles,
+#: C_SHORT over at least MIN_SHARED, or every sentence but one found word for word (a
+#: paragraph added) covering MIN_SHARED_J characters and C_SENTENCES of the text.
 C_SHORT = 0.8
 MIN_SHARED = 40
 MIN_SHARED_J = 60
@@ -56,7 +62,7 @@ CONFLICT_SHARE = 0.2
 #: Related coverage: shared text below the merge thresholds…
 J_RELATED = 0.2
 C_RELATED = 0.45
-#: …or a similar headline within this time, with at least some shared text.
+#: …or a similar headline within two days, with at least some shared text.
 TITLE_RELATED = 0.4
 RELATED_WINDOW = timedelta(days=2)
 J_TITLE_RELATED = 0.05
@@ -113,8 +119,7 @@ class Comparison:
     @property
     def templated(self) -> bool:
         """Same number contexts with other numbers: two editions of one template."""
-        shared = self.numbers_agree + self.numbers_conflict
-        return self.numbers_conflict > 0 and self.numbers_conflict >= CONFLICT_SHARE * shared
+        return _templated(self.numbers_agree, self.numbers_conflict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -227,7 +232,6 @@ def _sentences_found(sentences: Sequence[str], other: str) -> tuple[int, int]:
 def same_story(cmp: Comparison, tiny: bool = False) -> tuple[str, float] | None:
     """(method, similarity) when the comparison shows the same text, else None."""
     if tiny:
-        # A photo item or a headline without body: only the same text under the same headline.
         if cmp.exact and cmp.title_similarity >= 1.0:
             return "exact", 1.0
         return None
@@ -236,31 +240,35 @@ def same_story(cmp: Comparison, tiny: bool = False) -> tuple[str, float] | None:
     if cmp.templated:
         return None
     if cmp.short:
-        if cmp.jaccard >= J_SHORT_EXACT:
-            return "minhash", cmp.jaccard
-        if cmp.title_similarity >= TITLE_AGREE and (
-            cmp.jaccard >= J_SHORT_TITLED or (cmp.containment >= C_SAME and cmp.ratio >= 0.5)
-        ):
-            return "title", cmp.jaccard
-        if cmp.numbers_conflict:
-            return None
-        if cmp.jaccard >= J_SAME and cmp.shared >= MIN_SHARED_J:
-            return "minhash", cmp.jaccard
-        if cmp.containment >= C_SHORT and cmp.ratio >= RATIO_MIN and cmp.shared >= MIN_SHARED:
-            return "containment", cmp.containment
-        if (
-            cmp.sentences_missing is not None
-            and cmp.sentences_missing <= 1
-            and cmp.sentence_chars >= MIN_SHARED_J
-            and cmp.containment >= C_SENTENCES
-            and cmp.ratio >= RATIO_MIN
-        ):
-            # Every sentence but one kept word for word: a reprint with a paragraph added.
-            return "containment", cmp.containment
-        return None
+        return _same_short(cmp)
     if cmp.jaccard >= J_SAME:
         return "minhash", cmp.jaccard
     if cmp.containment >= C_SAME and cmp.ratio >= RATIO_MIN:
+        return "containment", cmp.containment
+    return None
+
+
+def _same_short(cmp: Comparison) -> tuple[str, float] | None:
+    if cmp.jaccard >= J_SHORT_EXACT:
+        return "minhash", cmp.jaccard
+    if cmp.title_similarity >= TITLE_AGREE and (
+        cmp.jaccard >= J_SHORT_TITLED or (cmp.containment >= C_SAME and cmp.ratio >= 0.5)
+    ):
+        return "title", cmp.jaccard
+    if cmp.numbers_conflict:
+        return None
+    if cmp.jaccard >= J_SAME and cmp.shared >= MIN_SHARED_J:
+        return "minhash", cmp.jaccard
+    if cmp.ratio < RATIO_MIN:
+        return None
+    if cmp.containment >= C_SHORT and cmp.shared >= MIN_SHARED:
+        return "containment", cmp.containment
+    if (
+        cmp.sentences_missing is not None
+        and cmp.sentences_missing <= 1
+        and cmp.sentence_chars >= MIN_SHARED_J
+        and cmp.containment >= C_SENTENCES
+    ):
         return "containment", cmp.containment
     return None
 
@@ -289,11 +297,11 @@ def _templated_member(article: ArticleView, members: Sequence[ArticleView]) -> b
     without numbers (a reprint that dropped them) cannot tell two editions apart, a member
     that kept them can.
     """
-    for member in members:
-        agree, conflict = number_agreement(article.signature, member.signature)
-        if conflict and conflict >= CONFLICT_SHARE * (agree + conflict):
-            return True
-    return False
+    return any(_templated(*number_agreement(article.signature, m.signature)) for m in members)
+
+
+def _templated(agree: int, conflict: int) -> bool:
+    return conflict > 0 and conflict >= CONFLICT_SHARE * (agree + conflict)
 
 
 def canonical_key(view: ArticleView) -> tuple:
@@ -350,9 +358,7 @@ def plan(article: ArticleView, candidates: Sequence[CandidateView]) -> MergePlan
         else:
             bridges.append(Link(m.story_id, m.similarity, "bridge", m.evidence))
     ranked = [article, anchor, *(by_story[m.story_id].canonical for m in absorb)]
-    return MergePlan(
-        best, choose_canonical(ranked) is article, tuple(absorb), (*links, *bridges)
-    )
+    return MergePlan(best, choose_canonical(ranked) is article, tuple(absorb), (*links, *bridges))
 
 
 def _group(cand: CandidateView) -> tuple[ArticleView, ...]:

@@ -39,6 +39,7 @@ _FOLD = {
     "汙": "污",
     "麼": "么",
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FOLD_RE = re.compile("[" + "".join(_FOLD) + "]")
 
 # str.translate is slow on non-ASCII text; a regex over the few code points is not.
@@ -129,7 +130,8 @@ def _converter() -> opencc.OpenCC:
 
 def fold(text: str) -> str:
     """Width, character-set and case folding only: NFKC, traditional→simplified, casefold."""
-    text = _nfkc(text)
+    # Lone surrogates (from broken decoding upstream) cannot reach OpenCC's UTF-8 encoder.
+    text = _nfkc(_SURROGATE.sub("", text))
     text = _FOLD_RE.sub(lambda m: _FOLD[m.group()], _converter().convert(text))
     lowered = text.casefold()
     return text if lowered == text else _nfkc(lowered)

@@ -74,6 +74,10 @@ class Schedule:
             self._inflight.add(task)
         try:
             result = await self.poller.poll(source)
+        except asyncio.CancelledError:
+            # only stop() cancels; whatever the poll wrote was one transaction, or nothing
+            log.info("%s: poll cancelled at shutdown", source_id)
+            return None
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -98,14 +102,18 @@ class Schedule:
 
         Returns (finished, cancelled)."""
         self._stopping = True
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        running = self._scheduler.running
+        if running:
+            self._scheduler.pause()  # shutdown() would cancel running jobs at once
         pending = set(self._inflight)
-        if not pending:
-            return 0, 0
-        done, still = await asyncio.wait(pending, timeout=grace)
-        for task in still:
-            task.cancel()
-        if still:
-            await asyncio.wait(still, timeout=5)
+        done: set = set()
+        still: set = set()
+        if pending:
+            done, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=5)
+        if running:
+            self._scheduler.shutdown(wait=False)
         return len(done), len(still)

@@ -494,6 +494,9 @@ def _roles(lines: list[str]) -> tuple[str | None, str, str | None]:
 def _article_entry(art: _Article, published: datetime | None, seen: set[str]) -> Entry:
     kicker, title, subtitle = _roles(art.lines) if not art.untitled else (None, art.lines[0], None)
     paras = list(art.paras)
+    if not title.strip():
+        # a block with no headline line left (e.g. only a lead): name it by its first words
+        title = next((p[:30] for p, _ in paras if p.strip()), "") or "（无标题）"
     if paras and paras[-1][1]:
         # nothing follows it: not a subhead but the last, cut-off line of the text
         paras[-1] = (paras[-1][0], False)

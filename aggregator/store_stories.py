@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import sqlite3
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -147,51 +148,56 @@ def _load_article(conn: sqlite3.Connection, article_id: int) -> _Article:
         sentences=prepared.sentences if len(norm) < EXACT_BELOW else (),
     )
     passages = fingerprint.passage_keys(prepared.sentences)
-    return _Article(view, uid or f"article:{article_id}", outlet, when, joined, title or "", passages)
+    return _Article(
+        view, uid or f"article:{article_id}", outlet, when, joined, title or "", passages
+    )
 
 
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _keyed(
+    conn: sqlite3.Connection, table: str, keys: Sequence[int], lo: int, hi: int, limit: int
+) -> list[int]:
+    """Articles sharing any of `keys` in a key table, within days lo..hi, most shared first."""
+    if not keys:
+        return []
+    column = _KEY_COLUMN[table]
+    rows = conn.execute(
+        f"SELECT article_id, COUNT(*) AS n FROM {table}"
+        f" WHERE {column} IN ({_placeholders(len(keys))}) AND day BETWEEN ? AND ?"
+        " GROUP BY article_id ORDER BY n DESC LIMIT ?",
+        (*keys, lo, hi, limit),
+    )
+    return [aid for aid, _n in rows]
+
+
+_KEY_COLUMN = {"lsh_bands": "bkey", "passage_keys": "pkey", "title_keys": "tkey"}
+
+
 def _candidate_articles(conn: sqlite3.Connection, art: _Article) -> list[int]:
+    """Articles worth comparing with: same text, a shared LSH band, a shared sentence or a
+    headline bigram, all within the time window (headlines: a shorter one)."""
     sig = art.view.signature
     day = _day(art.when)
     lo, hi = day - WINDOW_DAYS, day + WINDOW_DAYS
     found: dict[int, None] = {}
     if not sig.empty:
-        for (aid,) in conn.execute(
+        exact = conn.execute(
             "SELECT article_id FROM article_signatures WHERE norm_hash = ? AND day BETWEEN ? AND ?",
             (sig.text_hash, lo, hi),
-        ):
-            found[aid] = None
-        keys = fingerprint.band_keys(sig)
-        rows = conn.execute(
-            f"SELECT article_id, COUNT(*) AS n FROM lsh_bands WHERE bkey IN ({_placeholders(len(keys))})"
-            " AND day BETWEEN ? AND ? GROUP BY article_id ORDER BY n DESC LIMIT ?",
-            (*keys, lo, hi, MAX_BAND_CANDIDATES),
         )
-        for aid, _n in rows:
-            found[aid] = None
-    if art.passages:
-        rows = conn.execute(
-            f"SELECT article_id, COUNT(*) AS n FROM passage_keys"
-            f" WHERE pkey IN ({_placeholders(len(art.passages))}) AND day BETWEEN ? AND ?"
-            " GROUP BY article_id ORDER BY n DESC LIMIT ?",
-            (*art.passages, lo, hi, MAX_PASSAGE_CANDIDATES),
-        )
-        for aid, _n in rows:
-            found[aid] = None
-    tkeys = fingerprint.title_keys(art.view.title)
-    if tkeys:
-        need = 2 if len(tkeys) >= 4 else 1
-        rows = conn.execute(
-            f"SELECT article_id, COUNT(*) AS n FROM title_keys WHERE tkey IN ({_placeholders(len(tkeys))})"
-            " AND day BETWEEN ? AND ? GROUP BY article_id HAVING n >= ? ORDER BY n DESC LIMIT ?",
-            (*tkeys, day - TITLE_WINDOW_DAYS, day + TITLE_WINDOW_DAYS, need, MAX_TITLE_CANDIDATES),
-        )
-        for aid, _n in rows:
-            found[aid] = None
+        found.update((aid, None) for (aid,) in exact)
+    bands = fingerprint.band_keys(sig)
+    found.update((a, None) for a in _keyed(conn, "lsh_bands", bands, lo, hi, MAX_BAND_CANDIDATES))
+    passages = _keyed(conn, "passage_keys", art.passages, lo, hi, MAX_PASSAGE_CANDIDATES)
+    found.update((a, None) for a in passages)
+    tlo, thi = day - TITLE_WINDOW_DAYS, day + TITLE_WINDOW_DAYS
+    titles = fingerprint.title_keys(art.view.title)
+    found.update(
+        (a, None) for a in _keyed(conn, "title_keys", titles, tlo, thi, MAX_TITLE_CANDIDATES)
+    )
     found.pop(art.view.id, None)
     return list(found)
 
@@ -265,22 +271,53 @@ def _index(conn: sqlite3.Connection, art: _Article) -> None:
     aid = art.view.id
     conn.execute(
         "INSERT OR REPLACE INTO article_signatures"
-        " (article_id, norm_hash, length, published, day, title_norm, sig)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (aid, sig.text_hash, sig.length, _iso(art.when), day, art.view.title, sig.to_bytes()),
+        " (article_id, norm_hash, length, published, day, title_norm, sig, passages)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            aid,
+            sig.text_hash,
+            sig.length,
+            _iso(art.when),
+            day,
+            art.view.title,
+            sig.to_bytes(),
+            array("q", art.passages).tobytes(),
+        ),
     )
-    conn.executemany(
-        "INSERT OR IGNORE INTO lsh_bands (bkey, day, article_id) VALUES (?, ?, ?)",
-        [(k, day, aid) for k in fingerprint.band_keys(sig)],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO passage_keys (pkey, day, article_id) VALUES (?, ?, ?)",
-        [(k, day, aid) for k in art.passages],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO title_keys (tkey, day, article_id) VALUES (?, ?, ?)",
-        [(k, day, aid) for k in fingerprint.title_keys(art.view.title)],
-    )
+    for table, keys in _keys(sig, art.passages, art.view.title).items():
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {table} ({_KEY_COLUMN[table]}, day, article_id)"
+            " VALUES (?, ?, ?)",
+            [(k, day, aid) for k in keys],
+        )
+
+
+def _keys(sig: fingerprint.Signature, passages: Sequence[int], title: str) -> dict[str, Any]:
+    return {
+        "lsh_bands": fingerprint.band_keys(sig),
+        "passage_keys": passages,
+        "title_keys": fingerprint.title_keys(title),
+    }
+
+
+def _unindex(conn: sqlite3.Connection, article_id: int) -> None:
+    """Remove an article's fingerprint and keys (its text changed; it is indexed again)."""
+    row = conn.execute(
+        "SELECT day, title_norm, sig, passages FROM article_signatures WHERE article_id = ?",
+        (article_id,),
+    ).fetchone()
+    if row is None:
+        return
+    day, title, sig, packed = row
+    passages = array("q")
+    passages.frombytes(packed or b"")
+    keys = _keys(fingerprint.Signature.from_bytes(sig), tuple(passages), title or "")
+    for table, values in keys.items():
+        conn.executemany(
+            f"DELETE FROM {table} WHERE {_KEY_COLUMN[table]} = ? AND day = ? AND article_id = ?",
+            [(k, day, article_id) for k in values],
+        )
+    conn.execute("DELETE FROM article_signatures WHERE article_id = ?", (article_id,))
 
 
 def _new_story_id(conn: sqlite3.Connection, seed: str) -> str:
@@ -371,7 +408,14 @@ def _apply(
     conn.execute(
         "INSERT INTO story_articles (article_id, story_id, method, similarity, evidence, joined)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (aid, survivor, plan.join.method, plan.join.similarity, _evidence(plan.join.evidence), joined),
+        (
+            aid,
+            survivor,
+            plan.join.method,
+            plan.join.similarity,
+            _evidence(plan.join.evidence),
+            joined,
+        ),
     )
     # Each story's canonical is its own earliest member, so the union's canonical is the
     # earliest of the new article and the canonicals of the stories involved.
@@ -409,19 +453,32 @@ def _evidence(cmp: merge.Comparison) -> str:
 def index_and_merge(db: Any, article_id: int) -> MergeResult:
     """Fingerprint a stored article and put it into a story, in the caller's transaction.
 
-    Idempotent: an article already in a story is left where it is.
+    Call it once per stored article, and again when its text changes: an article already in
+    a story stays there (story membership never moves), but its fingerprint is renewed so
+    later copies are compared with its current text.
     """
     conn = _conn(db)
     try:
         existing = conn.execute(
-            "SELECT sa.story_id, sa.method, sa.similarity, s.canonical_article"
-            " FROM story_articles sa JOIN stories s ON s.id = sa.story_id WHERE sa.article_id = ?",
+            "SELECT sa.story_id, sa.similarity, s.canonical_article, g.norm_hash, g.title_norm"
+            " FROM story_articles sa JOIN stories s ON s.id = sa.story_id"
+            " LEFT JOIN article_signatures g ON g.article_id = sa.article_id"
+            " WHERE sa.article_id = ?",
             (article_id,),
         ).fetchone()
-        if existing is not None:
-            sid, _method, sim, canonical = existing
-            return MergeResult(article_id, sid, "existing", sim, canonical == article_id)
         art = _load_article(conn, article_id)
+        if existing is not None:
+            sid, sim, canonical, norm_hash, title = existing
+            if (norm_hash, title) != (art.view.signature.text_hash, art.view.title):
+                _unindex(conn, article_id)
+                _index(conn, art)
+            return MergeResult(
+                article_id,
+                resolve_story(conn, sid) or sid,
+                "existing",
+                sim,
+                canonical == article_id,
+            )
         candidates = _candidate_stories(conn, _candidate_articles(conn, art))
         plan = merge.plan(art.view, candidates)
         if plan.join is not None:

@@ -29,25 +29,44 @@ from importlib import resources
 
 import ahocorasick
 
-from aggregator.gazetteer import DEPTH, FORMER, LOCAL, NAME, SHORT, Gazetteer
+from aggregator.gazetteer import DEPTH, FORMER, LOCAL, NAME, SHORT, Gazetteer, words
 from aggregator.model import Evidence, RegionTag
 
 # City short names that are everyday words: they need their province in context.
-CITY_SHORT_NEEDS_CONTEXT = frozenset(
-    ["白银", "来宾", "日照", "安康", "长治", "大理", "普洱", "哈密", "玉树", "阿里", "中山", "朝阳", "大同", "三明", "开封", "新乡", "海东", "海北", "海西", "山南", "黄南", "红河", "怒江", "黑河", "兴安", "白山", "黄山", "文山", "北海", "吉安", "承德", "四平", "大庆", "海口", "安顺", "巴中", "广安", "攀枝花", "通化", "抚顺", "常德", "怀化", "恩施", "孝感", "金华", "丽水", "松原", "玉林", "百色", "云浮", "乐山", "眉山", "榆林", "武威", "酒泉", "中卫", "铁岭", "商洛", "荆门", "珠海", "河源", "新星", "双河", "昆玉", "黄石"]
+CITY_SHORT_NEEDS_CONTEXT = words(
+    "白银 来宾 日照 安康 长治 大理 普洱 哈密 玉树 阿里 中山 朝阳 大同 三明 开封 新乡 海东 海北 "
+    "海西 山南 黄南 红河 怒江 黑河 兴安 白山 黄山 文山 北海 吉安 承德 四平 大庆 海口 安顺 巴中 "
+    "广安 攀枝花 通化 抚顺 常德 怀化 恩施 孝感 金华 丽水 松原 玉林 百色 云浮 乐山 眉山 榆林 "
+    "武威 酒泉 中卫 铁岭 商洛 荆门 珠海 河源 新星 双河 昆玉 黄石"
 )
 
 # Full names that read as ordinary words (老城区 = "the old town"): they need context.
-NAMES_NEED_CONTEXT = frozenset(
-    ["老城区", "新城区", "古城区", "城中区", "城东区", "城西区", "城南区", "城北区", "市中区", "中区", "东区", "西区", "南区", "北区", "新市区", "江南区", "江北区", "河东区", "河西区", "河北区", "向阳区", "红旗区", "新华区", "和平区", "长安区", "光明区", "友好区", "前进区", "东风区", "新兴区", "胜利区", "工农区", "先锋区", "白云区", "青山区", "南山区", "东山区", "西山区", "北山区", "铁东区", "铁西区", "开发区", "高新区"]
+NAMES_NEED_CONTEXT = words(
+    "老城区 新城区 古城区 城中区 城东区 城西区 城南区 城北区 市中区 中区 东区 西区 南区 北区 "
+    "新市区 江南区 江北区 河东区 河西区 河北区 向阳区 红旗区 新华区 和平区 长安区 光明区 友好区 "
+    "前进区 东风区 新兴区 胜利区 工农区 先锋区 白云区 青山区 南山区 东山区 西山区 北山区 铁东区 "
+    "铁西区 开发区 高新区"
 )
 
 # Words that contain a place name but are not about the place (beside the idiom list).
-BLOCKERS = ["新华社", "新华网", "新华每日电讯", "新华书店", "新华字典", "共和国", "三明治", "东方红", "东方卫视", "东方明珠", "东方网", "东方航空", "公安局", "公安部", "公安厅", "公安机关", "公安分局", "公安干警", "公安民警", "合作社", "合作区", "大理石", "普洱茶", "哈密瓜", "和田玉", "阿里巴巴", "阿里云", "北京时间", "上海合作组织", "上海精神", "北海道", "黄石公园", "广安门", "平安阳光", "周年大庆", "中山装", "中山公园", "北海公园", "真金白银", "小兴安岭", "安宁疗护", "永和豆浆", "白银时代", "来宾们", "各位来宾", "日照时间", "日照时数", "大同小异", "世界大同", "长寿命", "海口经济学院", "江南style", "上海滩", "金山银山", "太平洋", "太平间", "和平共处", "新兴产业", "新兴市场", "新兴领域", "新兴技术", "永安保险", "集安全", "安全生产", "平安建设", "平安中国", "泰山压顶", "崇明岛"]
+BLOCKERS = words(
+    "新华社 新华网 新华每日电讯 新华书店 新华字典 共和国 三明治 东方红 东方卫视 东方明珠 东方网 "
+    "东方航空 公安局 公安部 公安厅 公安机关 公安分局 公安干警 公安民警 合作社 大理石 普洱茶 "
+    "哈密瓜 和田玉 阿里巴巴 阿里云 北京时间 上海合作组织 上海精神 北海道 黄石公园 广安门 "
+    "平安阳光 周年大庆 中山装 中山公园 北海公园 真金白银 小兴安岭 安宁疗护 永和豆浆 白银时代 "
+    "来宾们 各位来宾 日照时间 日照时数 大同小异 世界大同 长寿命 金山银山 太平洋 太平间 和平共处 "
+    "新兴产业 新兴市场 新兴领域 新兴技术"
+)
 
 # A weak name (short, local or two-character) right before one of these is a street, an estate,
 # an organisation or a smaller place of the same name.
-SUFFIX_GUARD = ["大道", "大街", "巷", "弄", "胡同", "路", "花苑", "花园", "苑", "府", "小区", "公寓", "家园", "新村", "公司", "集团", "银行", "股份", "控股", "证券", "大学", "学院", "中学", "小学", "分局", "酒店", "宾馆", "饭店", "大厦", "商场", "广场", "公园", "社区", "街道", "镇", "乡", "村", "队", "籍", "话", "舰", "菜", "卫视", "腔", "侧", "岸", "麓", "坡", "端"]
+SUFFIX_GUARD = tuple(
+    words(
+        "大道 大街 巷 弄 胡同 路 花苑 花园 苑 府 小区 公寓 家园 新村 公司 集团 银行 股份 控股 "
+        "证券 大学 学院 中学 小学 分局 酒店 宾馆 饭店 大厦 商场 广场 公园 社区 街道 镇 乡 村 队 "
+        "籍 话 舰 菜 卫视 腔 侧 岸 麓 坡 端"
+    )
+)
 # ...unless the suffix starts a word that keeps the place (南京路演? 南京街头, 河南队伍).
 SUFFIX_OK = ("路线", "路径", "路演", "队伍", "话题", "菜市", "村民", "府谷", "社区卫生")
 
@@ -67,7 +86,9 @@ REF_BEFORE = ("我", "全", "本", "该")
 REF_AFTER = ("委", "政府", "人民政府", "人大", "政协", "纪委", "长", "领导", "直", "级", "属")
 # Characters that, before the unit, make a different word: 社区委员会, 城市长远, 乡镇政府.
 REF_BAD_PREV = {
-    "区": set("社小园城市郊景校片辖新矿灾疫老山林牧库湾港街震验贸税聚假闲宅厂营考选学军禁战边藏苏院病站地展管农湖业范护能特商"),
+    "区": set(
+        "社小园城市郊景校片辖新矿灾疫老山林牧库湾港街震验贸税聚假闲宅厂营考选学军禁战边藏苏院病站地展管农湖业范护能特商"
+    ),
     "市": set("城超都股楼夜集菜门上早黑花灯鱼米牛车房马债期汇开休闭闹地各"),
     "县": set("郡州府各"),
     "镇": set("城乡集村重小古名强各"),
@@ -243,7 +264,7 @@ def _home_units(gaz: Gazetteer, home: str | None) -> dict[str, str]:
     return units
 
 
-def _licensed(c: _Cand, context: set[str], home: str | None, gaz: Gazetteer) -> bool:
+def _licensed(c: _Cand, context: set[str], home: str | None) -> bool:
     if c.kind == LOCAL:
         return home is not None and (c.code == home or home in c.anchors)
     return c.code in context or not c.anchors.isdisjoint(context)
@@ -268,7 +289,7 @@ def _resolve(
     """The one candidate this mention means (None while still ambiguous), and whether
     context was needed to choose it. A name written right after one of its ancestors
     (江苏太仓, 广西兴安) is licensed by it even when context would not be enough."""
-    near = [c for c in cands if _licensed(c, context, home, gaz)]
+    near = [c for c in cands if _licensed(c, context, home)]
     if before and not near:
         near = [c for c in cands if any(a.code == before for a in gaz.ancestors(c.code))]
     if len(near) > 1:
@@ -388,7 +409,7 @@ def _rank(
             ev.append(Evidence(word, start, "home-ref"))
     for code, w in from_refs.items():
         weight[code] = weight.get(code, 0.0) + w
-    if home and home not in weight and _home_applies(gaz, home, weight, refs):
+    if home and home not in weight and _home_applies(gaz, home, weight):
         weight[home] = 1.0
         evidence.setdefault(home, []).append(Evidence("", -1, "home"))
     if not weight:
@@ -422,11 +443,10 @@ def _rank(
     return tuple(tags)
 
 
-def _home_applies(
-    gaz: Gazetteer, home: str, weight: dict[str, float], refs: list[tuple[int, str, str]]
-) -> bool:
-    """A local outlet's article is about its home unless it only names places elsewhere."""
-    if refs or not weight:
+def _home_applies(gaz: Gazetteer, home: str, weight: dict[str, float]) -> bool:
+    """A local outlet's article is about its home unless it names places elsewhere and
+    nothing inside the home (its own self-references count as names of what they mean)."""
+    if not weight:
         return True
     home_line = {d.code for d in gaz.lineage(home)}
     if any(home in {d.code for d in gaz.lineage(code)} for code in weight):

@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from aggregator import store, store_stories  # noqa: E402
+from aggregator.model import Entry  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SAME_STORY_KINDS = ("repost", "light", "traditional", "abridged", "heavy")
@@ -45,7 +46,20 @@ KINDS = (*SAME_STORY_KINDS, "templated")
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞宇浩然晨曦子涵欣怡思远志文建国"
-CITIES = ("北京", "上海", "南京", "杭州", "合肥", "郑州", "武汉", "广州", "成都", "西安", "常州", "苏州")
+CITIES = (
+    "北京",
+    "上海",
+    "南京",
+    "杭州",
+    "合肥",
+    "郑州",
+    "武汉",
+    "广州",
+    "成都",
+    "西安",
+    "常州",
+    "苏州",
+)
 FILLER = (
     "记者从有关部门了解到，相关工作正在有序推进，后续情况将及时向社会公布。",
     "据介绍，这项工作已纳入年度重点任务清单，有关部门将加强督促检查。",
@@ -57,10 +71,24 @@ FILLER = (
     "目前，现场秩序良好，各项保障工作正在紧张有序地进行之中。",
 )
 REWORDS = (
-    ("今天", "今日"), ("表示", "称"), ("进行", "开展"), ("目前", "当前"), ("已经", "已"),
-    ("进一步", "更加"), ("加强", "强化"), ("推动", "推进"), ("指出", "认为"), ("正在", "正"),
-    ("我国", "中国"), ("同比", "比去年同期"), ("记者", "本台记者"), ("强调", "提出"),
-    ("發展", "發展壯大"), ("發言人", "新聞發言人"), ("表示", "說"), ("國家", "我國"),
+    ("今天", "今日"),
+    ("表示", "称"),
+    ("进行", "开展"),
+    ("目前", "当前"),
+    ("已经", "已"),
+    ("进一步", "更加"),
+    ("加强", "强化"),
+    ("推动", "推进"),
+    ("指出", "认为"),
+    ("正在", "正"),
+    ("我国", "中国"),
+    ("同比", "比去年同期"),
+    ("记者", "本台记者"),
+    ("强调", "提出"),
+    ("發展", "發展壯大"),
+    ("發言人", "新聞發言人"),
+    ("表示", "說"),
+    ("國家", "我國"),
 )
 HEADLINE_TAGS = ("【关注】", "【聚焦】", "快讯：", "独家｜", "（组图）", "最新！")
 
@@ -135,7 +163,9 @@ def _new_headline(title: str, body: str, rng: random.Random) -> str:
     return title[::-1][: max(6, len(title) // 2)][::-1] + "：" + first[:8]
 
 
-_HALF = str.maketrans({"，": ",", "。": ".", "：": ":", "；": ";", "（": "(", "）": ")", "“": '"', "”": '"'})
+_HALF = str.maketrans(
+    {"，": ",", "。": ".", "：": ":", "；": ";", "（": "(", "）": ")", "“": '"', "”": '"'}
+)
 _FULL = str.maketrans({",": "，", ":": "：", ";": "；", "(": "（", ")": "）"})
 _CONVERTERS: dict[str, opencc.OpenCC] = {}
 
@@ -147,9 +177,10 @@ def convert(text: str, config: str) -> str:
 
 
 def is_traditional(text: str) -> bool:
-    return convert(text, "t2s") != text and sum(
-        a != b for a, b in zip(text, convert(text, "t2s"), strict=True)
-    ) > len(text) / 50
+    return (
+        convert(text, "t2s") != text
+        and sum(a != b for a, b in zip(text, convert(text, "t2s"), strict=True)) > len(text) / 50
+    )
 
 
 # -- the transformations --------------------------------------------------------------------
@@ -189,13 +220,11 @@ def traditional_copy(title: str, body: str, rng: random.Random) -> tuple[str, st
 
 
 def abridged(title: str, body: str, rng: random.Random) -> tuple[str, str]:
-    """A reprint keeping 60–80% of the paragraphs (of the sentences when there are few)."""
-    pars = _bare(body)
-    units = pars if len(pars) >= 4 else [s for p in pars for s in sentences(p)]
+    """A reprint keeping 60–80% of the paragraphs (at least 3 of them: see `eligible`)."""
+    units = pars = _bare(body)
     keep = max(1, round(len(units) * rng.uniform(0.6, 0.8)))
     chosen = [0, *sorted(rng.sample(range(1, len(units)), keep - 1))] if keep > 1 else [0]
-    joiner = "\n\n" if units is pars else ""
-    text = joiner.join(units[i] for i in chosen)
+    text = _join([pars[i] for i in chosen])
     head = title if rng.random() < 0.5 else _new_headline(title, body, rng)
     return head, _byline(rng) + text + _signature(rng)
 
@@ -288,22 +317,30 @@ def originals(articles: Iterable[dict], groups: Iterable[dict] = ()) -> list[Ite
         if len(a.get("published") or "") == 10:
             published = published.replace(hour=12)
         out.append(
-            Item(a["id"], a["outlet"], a.get("title") or "", a["body"] or "", published,
-                 truth.get(a["id"], a["id"]), "original", a["id"])
+            Item(
+                a["id"],
+                a["outlet"],
+                a.get("title") or "",
+                a["body"] or "",
+                published,
+                truth.get(a["id"], a["id"]),
+                "original",
+                a["id"],
+            )
         )
     return out
 
 
 def eligible(item: Item, kind: str) -> bool:
-    """Whether a variant of this kind can be made: templates need numbers, an abridged
-    reprint needs at least three paragraphs or sentences to drop some of."""
+    """Whether a variant of this kind can be made: templates need numbers; keeping 60–80% of
+    the paragraphs needs at least three (of two, one would be half)."""
     pars = _bare(item.body)
     if not pars:
         return False
     if kind == "templated":
         return bool(re.search(r"\d", item.body))
     if kind == "abridged":
-        return len(pars) >= 4 or sum(len(sentences(p)) for p in pars) >= 3
+        return len(set(pars)) >= 3
     return True
 
 
@@ -318,8 +355,16 @@ def make_variants(items: Sequence[Item], kind: str, seed: int = 7) -> list[Item]
         shift = timedelta(minutes=rng.randint(-24 * 60, 36 * 60))
         truth = item.truth if kind in SAME_STORY_KINDS else f"{item.key}~{kind}"
         out.append(
-            Item(f"{item.key}~{kind}", f"{kind}-outlet-{rng.randint(1, 5)}", title, body,
-                 item.published + shift, truth, kind, item.key)
+            Item(
+                f"{item.key}~{kind}",
+                f"{kind}-outlet-{rng.randint(1, 5)}",
+                title,
+                body,
+                item.published + shift,
+                truth,
+                kind,
+                item.key,
+            )
         )
     return out
 
@@ -330,28 +375,31 @@ def open_eval_db(path: Path):
 
 
 def insert_articles(db, items: Sequence[Item]) -> dict[str, int]:
-    """Store items as articles (and their outlets as sources); returns key -> article id."""
-    conn = db.conn
+    """Store items through the product's own storage (sources, then articles); returns
+    item key -> article id. Outlets get priorities 0..2 so canonical ties are exercised."""
     ids = {}
-    conn.execute("BEGIN")
-    for outlet in sorted({i.outlet for i in items}):
-        priority = int(hashlib.md5(outlet.encode()).hexdigest(), 16) % 3
-        conn.execute(
-            "INSERT OR IGNORE INTO sources (id, name, url, kind, interval, priority)"
-            " VALUES (?, ?, ?, 'feed', 3600, ?)",
-            (outlet, outlet, f"http://{outlet}.example.cn/feed", priority),
-        )
-    for n, item in enumerate(items):
-        when = store.iso(item.published)
-        cur = conn.execute(
-            "INSERT INTO articles (uid, source_id, outlet, outlet_name, key, url, title, published,"
-            " fetched, changed, sort_time, text, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (f"urn:eval:{item.key}", item.outlet, item.outlet, item.outlet, item.key,
-             f"http://{item.outlet}.example.cn/{n}", item.title, when, when, when, when,
-             item.body, hashlib.sha1(item.body.encode()).hexdigest()),
-        )
-        ids[item.key] = cur.lastrowid
-    conn.execute("COMMIT")
+    with store.transaction(db):
+        for outlet in sorted({i.outlet for i in items}):
+            store.ensure_outlet_source(db, outlet, outlet)
+            priority = int(hashlib.md5(outlet.encode()).hexdigest(), 16) % 3
+            store.update_source(db, outlet, priority=priority)
+        for n, item in enumerate(items):
+            entry = Entry(
+                key=item.key,
+                title=item.title,
+                url=f"http://{item.outlet}.example.cn/{n}",
+                published=item.published,
+                text=item.body,
+            )
+            saved = store.save_entry(
+                db,
+                item.outlet,
+                entry,
+                outlet=item.outlet,
+                outlet_name=item.outlet,
+                now=item.published,
+            )
+            ids[item.key] = saved.article_id
     return ids
 
 
@@ -385,9 +433,7 @@ def run_merger(items: Sequence[Item], workdir: Path, seed: int = 7, name: str = 
         for item in order:
             sid = store_stories.story_of(db, ids[item.key])
             story[item.key] = store_stories.resolve_story(db, sid)
-        links = {
-            frozenset(r) for r in db.conn.execute("SELECT story_a, story_b FROM story_links")
-        }
+        links = {frozenset(r) for r in db.conn.execute("SELECT story_a, story_b FROM story_links")}
     finally:
         db.conn.close()
     return Run(list(items), story, links, seconds)
@@ -438,11 +484,17 @@ def scores(run: Run) -> dict[str, float]:
     bp, br = bp / n, br / n
     f = lambda a, b: 2 * a * b / (a + b) if a + b else 0.0  # noqa: E731
     return {
-        "pairwise_precision": p, "pairwise_recall": r, "pairwise_f1": f(p, r),
+        "pairwise_precision": p,
+        "pairwise_recall": r,
+        "pairwise_f1": f(p, r),
         "variant_precision": vp_hit / len(vp) if vp else 1.0,
         "variant_recall": vp_hit / len(vt) if vt else 1.0,
-        "bcubed_precision": bp, "bcubed_recall": br, "bcubed_f1": f(bp, br),
-        "true_pairs": len(tp_pairs), "merged_pairs": len(pp), "correct_pairs": hit,
+        "bcubed_precision": bp,
+        "bcubed_recall": br,
+        "bcubed_f1": f(bp, br),
+        "true_pairs": len(tp_pairs),
+        "merged_pairs": len(pp),
+        "correct_pairs": hit,
     }
 
 
@@ -455,8 +507,11 @@ def recall_by_kind(run: Run) -> dict[str, dict[str, float]]:
             by_kind[item.kind].append(item)
     for kind, variants in by_kind.items():
         together = sum(1 for v in variants if run.story[v.key] == run.story[v.origin])
-        out[kind] = {"variants": len(variants), "with_original": together,
-                     "share": together / len(variants) if variants else 0.0}
+        out[kind] = {
+            "variants": len(variants),
+            "with_original": together,
+            "share": together / len(variants) if variants else 0.0,
+        }
     return out
 
 
@@ -474,8 +529,15 @@ def real_groups(run: Run, groups: Sequence[dict]) -> list[dict]:
                 merged += 1
             elif frozenset((sa, sb)) in run.links:
                 linked += 1
-        out.append({"group": g["group_id"], "kind": g["kind"], "pairs": len(pairs),
-                    "merged": merged, "linked": linked})
+        out.append(
+            {
+                "group": g["group_id"],
+                "kind": g["kind"],
+                "pairs": len(pairs),
+                "merged": merged,
+                "linked": linked,
+            }
+        )
     return out
 
 
@@ -492,8 +554,9 @@ def unlabelled_merges(run: Run) -> list[tuple[str, str]]:
     return out
 
 
-def evaluate(shared: Path = SHARED, seed: int = 7, kinds: Sequence[str] = KINDS,
-             workdir: Path | None = None) -> dict:
+def evaluate(
+    shared: Path = SHARED, seed: int = 7, kinds: Sequence[str] = KINDS, workdir: Path | None = None
+) -> dict:
     articles, groups = load_corpus(shared)
     base = originals(articles, groups)
     report: dict = {"seed": seed, "originals": len(base), "kinds": {}}
@@ -511,9 +574,12 @@ def evaluate(shared: Path = SHARED, seed: int = 7, kinds: Sequence[str] = KINDS,
         for kind in kinds:
             everything += make_variants(base, kind, seed)
         run = run_merger(everything, work, seed, "all")
-        report["all"] = {**scores(run), "by_kind": recall_by_kind(run),
-                         "ms_per_article": 1000 * run.seconds / len(run.items),
-                         "false_merges": unlabelled_merges(run)[:40]}
+        report["all"] = {
+            **scores(run),
+            "by_kind": recall_by_kind(run),
+            "ms_per_article": 1000 * run.seconds / len(run.items),
+            "false_merges": unlabelled_merges(run)[:40],
+        }
         plain = run_merger(base, work, seed, "real")
         report["real_groups"] = real_groups(plain, groups)
         report["real_false_merges"] = unlabelled_merges(plain)
@@ -526,18 +592,24 @@ def _print(report: dict) -> None:
     head += f"{'pair P':>8}{'pair R':>8}"
     print(head + f"{'B3 P':>8}{'B3 R':>8}{'B3 F1':>8}{'ms/art':>8}")
     for kind, r in report["kinds"].items():
-        print(f"{kind:<12}{r.get('variants', 0):>9}{r.get('with_original', 0):>8}"
-              f"{r.get('share', 0):>8.3f}{r['variant_precision']:>7.3f}{r['variant_recall']:>7.3f}"
-              f"{r['pairwise_precision']:>8.3f}{r['pairwise_recall']:>8.3f}"
-              f"{r['bcubed_precision']:>8.3f}{r['bcubed_recall']:>8.3f}{r['bcubed_f1']:>8.3f}"
-              f"{r['ms_per_article']:>8.2f}")
+        print(
+            f"{kind:<12}{r.get('variants', 0):>9}{r.get('with_original', 0):>8}"
+            f"{r.get('share', 0):>8.3f}{r['variant_precision']:>7.3f}{r['variant_recall']:>7.3f}"
+            f"{r['pairwise_precision']:>8.3f}{r['pairwise_recall']:>8.3f}"
+            f"{r['bcubed_precision']:>8.3f}{r['bcubed_recall']:>8.3f}{r['bcubed_f1']:>8.3f}"
+            f"{r['ms_per_article']:>8.2f}"
+        )
     a = report["all"]
-    print(f"{'all kinds':<12}{'':>25}{a['variant_precision']:>7.3f}{a['variant_recall']:>7.3f}"
-          f"{a['pairwise_precision']:>8.3f}{a['pairwise_recall']:>8.3f}"
-          f"{a['bcubed_precision']:>8.3f}{a['bcubed_recall']:>8.3f}{a['bcubed_f1']:>8.3f}"
-          f"{a['ms_per_article']:>8.2f}")
-    print("  together, recall by kind: " + ", ".join(
-        f"{k} {v['share']:.3f}" for k, v in a["by_kind"].items()))
+    print(
+        f"{'all kinds':<12}{'':>25}{a['variant_precision']:>7.3f}{a['variant_recall']:>7.3f}"
+        f"{a['pairwise_precision']:>8.3f}{a['pairwise_recall']:>8.3f}"
+        f"{a['bcubed_precision']:>8.3f}{a['bcubed_recall']:>8.3f}{a['bcubed_f1']:>8.3f}"
+        f"{a['ms_per_article']:>8.2f}"
+    )
+    print(
+        "  together, recall by kind: "
+        + ", ".join(f"{k} {v['share']:.3f}" for k, v in a["by_kind"].items())
+    )
     print("real labelled groups (pairs merged / linked as related / total):")
     for g in report["real_groups"]:
         print(f"  {g['group']:<36}{g['kind']:<36}{g['merged']}/{g['linked']}/{g['pairs']}")

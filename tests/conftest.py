@@ -8,6 +8,7 @@ tests can check what the poller sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -115,6 +116,7 @@ class FeedServer:
     delays: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     url: str = ""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def set(self, path: str, body: bytes, content_type: str = "application/rss+xml") -> None:
         self.docs[path] = (body, content_type)
@@ -126,7 +128,9 @@ class FeedServer:
         path = request.path
         self.requests.append({"path": path, "headers": dict(request.headers)})
         if path in self.delays:
-            await asyncio.sleep(self.delays[path])
+            # a slow answer, cut short when the test ends
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), self.delays[path])
         if path in self.statuses:
             return web.Response(status=self.statuses[path], text="error")
         if path not in self.docs:
@@ -157,6 +161,7 @@ async def feed_server():
     port = site._server.sockets[0].getsockname()[1]
     server.url = f"http://127.0.0.1:{port}"
     yield server
+    server.release.set()
     await runner.cleanup()
 
 

@@ -238,3 +238,50 @@ def test_bad_config_says_what_to_fix(tmp_path, command):
     )
     assert proc.returncode != 0
     assert "x.toml" in proc.stderr and "'x'" in proc.stderr and "interval" in proc.stderr
+
+
+async def test_sigterm_mid_poll_cancels_within_the_grace(tmp_path, feed_server):
+    feeds = write_sources(tmp_path / "feeds" / "t.toml", standard_sources(feed_server.url))
+    feed_server.delays["/wj.atom"] = 60
+    port = free_port()
+    db = tmp_path / "agg.db"
+    proc = await start_daemon(tmp_path, str(feeds.parent), port)
+
+    async def in_flight():
+        return len(articles(db)) == 5 and feed_server.hits("/wj.atom")
+
+    try:
+        assert await wait_for(in_flight), (tmp_path / "daemon.log").read_text()
+    finally:
+        began = time.monotonic()
+        code = await stop(proc)
+    assert code == 0
+    assert time.monotonic() - began < 15  # grace is 3 s; the 60 s poll did not hold it up
+    log = (tmp_path / "daemon.log").read_text()
+    assert "1 cancelled" in log
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_poll_once_polls_due_sources_and_all_polls_every_one(tmp_path, feed_server):
+    feeds = write_sources(tmp_path / "feeds" / "t.toml", standard_sources(feed_server.url))
+    env = {**os.environ, "AGGREGATOR_DB": str(tmp_path / "agg.db"),
+           "AGGREGATOR_FEEDS": str(feeds.parent), "AGGREGATOR_CONFIG": ""}
+
+    async def poll(*args) -> tuple[list[dict], str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "aggregator.cli", "poll", "--once", "--json", *args,
+            env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err
+        return [json.loads(line) for line in out.decode().splitlines()], err.decode()
+
+    first, err = await poll()
+    assert sorted(r["source_id"] for r in first) == ["changzhou", "chongchuan", "nantong", "wujin"]
+    assert sum(r["new"] for r in first) == 7
+    assert "polling" in err  # the progress bar is on stderr, never on stdout
+    due, _ = await poll()
+    assert due == []  # nothing is due again before its interval
+    every, _ = await poll("--all")
+    assert [r["outcome"] for r in every] == ["not-modified"] * 4

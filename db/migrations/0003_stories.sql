@@ -64,6 +64,7 @@ CREATE INDEX IF NOT EXISTS story_links_b ON story_links(story_b);
 --   day         that time as days since 1970-01-01 (UTC)
 --   title_norm  normalised title
 --   sig         binary Signature: MinHash (128 x 16 bits), shingle count, number contexts
+--   passages    the article's passage keys (little-endian int64s), to unindex it on change
 CREATE TABLE IF NOT EXISTS article_signatures (
     article_id INTEGER PRIMARY KEY,
     norm_hash INTEGER NOT NULL,
@@ -71,7 +72,8 @@ CREATE TABLE IF NOT EXISTS article_signatures (
     published TEXT,
     day INTEGER NOT NULL,
     title_norm TEXT,
-    sig BLOB NOT NULL
+    sig BLOB NOT NULL,
+    passages BLOB
 );
 CREATE INDEX IF NOT EXISTS article_signatures_hash ON article_signatures(norm_hash, day);
 
