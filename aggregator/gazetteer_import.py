@@ -220,7 +220,7 @@ def _from_areacity(rows: list[dict[str, str]]) -> Iterator[Division]:
             if d is not None:
                 yield d
             continue
-        county = r["pid"].strip()
+        county = widen(r["pid"].strip())  # 东莞's towns hang off the city itself (4419)
         pid = _project_id(county, r.get("pinyin", ""), full, taken)
         level = "town" if full.endswith(("街道", "镇", "乡", "苏木")) else "zone"
         yield Division(pid, full, level, county, origin="areacity")

@@ -21,7 +21,7 @@ were set on labelled variants of real articles (bench/merge_eval.py), not on one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,6 +57,9 @@ C_SHORT = 0.8
 MIN_SHARED = 40
 MIN_SHARED_J = 60
 C_SENTENCES = 0.6
+#: Short texts whose estimates reach these are compared exactly (see `worth_exact`).
+J_EXACT_ZONE = 0.12
+C_EXACT_ZONE = 0.3
 #: Number contexts: this share (or more) of conflicting ones marks a templated look-alike.
 CONFLICT_SHARE = 0.2
 #: Related coverage: shared text below the merge thresholds…
@@ -218,6 +221,18 @@ def compare(a: ArticleView, b: ArticleView) -> Comparison:
     )
 
 
+def worth_exact(article: ArticleView, canonical: ArticleView) -> bool:
+    """Whether counting exactly could change the decision: a short text whose estimated
+    similarity is not far below every threshold. The storage edge loads and normalises the
+    canonical's text only then; for the many candidates that merely share a headline
+    bigram or a stock sentence, the estimate settles it."""
+    sa, sb = article.signature, canonical.signature
+    if min(sa.length, sb.length) >= SHORT or sa.empty or sb.empty:
+        return False
+    j = jaccard(sa, sb)
+    return j >= J_EXACT_ZONE or containment(sa, sb, j) >= C_EXACT_ZONE
+
+
 def _sentences_found(sentences: Sequence[str], other: str) -> tuple[int, int]:
     """(characters in sentences found verbatim in `other`, sentences not found)."""
     kept = missing = 0
@@ -315,15 +330,23 @@ def choose_canonical(members: Sequence[ArticleView]) -> ArticleView:
     return min(members, key=canonical_key)
 
 
-def plan(article: ArticleView, candidates: Sequence[CandidateView]) -> MergePlan:
-    """Decide where `article` goes, from the canonical articles of candidate stories."""
+def plan(
+    article: ArticleView,
+    candidates: Sequence[CandidateView],
+    compared: Mapping[str, Comparison] | None = None,
+) -> MergePlan:
+    """Decide where `article` goes, from the canonical articles of candidate stories.
+
+    `compared` may hold comparisons already made (by story id), when the caller plans again
+    with more members loaded.
+    """
     tiny = article.signature.length < TINY
     matches: list[Match] = []
     links: list[Link] = []
     for cand in sorted(candidates, key=lambda c: c.seq):
         if cand.canonical.id == article.id:
             continue
-        cmp = compare(article, cand.canonical)
+        cmp = (compared or {}).get(cand.story_id) or compare(article, cand.canonical)
         verdict = same_story(cmp, tiny or cand.canonical.signature.length < TINY)
         if verdict is not None and _templated_member(article, cand.members):
             continue

@@ -83,10 +83,7 @@ def apply_entries(
     ids: list[int] = []
     for i, entry in enumerate(entries):
         outlet = source_id
-        outlet_name = entry.outlet_name
-        if outlet_name is None:
-            row = store.source_row(db, source_id)
-            outlet_name = row["name"] if row else source_id
+        outlet_name = entry.outlet_name or _source_name(db, source_id)
         saved = store.save_entry(
             db, source_id, entry, outlet=outlet, outlet_name=outlet_name, now=now,
             ext_id=ext_ids[i] if ext_ids else None,
@@ -94,13 +91,19 @@ def apply_entries(
         ids.append(saved.article_id)
         if not saved.changed:
             continue
-        store.save_tags(db, saved.article_id, tag_entry(tagger, entry, home=home, topics=topics))
+        store.save_tags(db, saved.article_id, tag_entry(tagger, entry, home=home, topics=topics),
+                        new=saved.created)
         store_stories.index_and_merge(db, saved.article_id)
         if saved.created:
             new += 1
         else:
             updated += 1
     return new, updated, ids
+
+
+def _source_name(db: sqlite_utils.Database, source_id: str) -> str:
+    row = db.conn.execute("SELECT name FROM sources WHERE id = ?", [source_id]).fetchone()
+    return row[0] if row else source_id
 
 
 def _finish_poll(

@@ -256,14 +256,15 @@ def save_entry(
     now: datetime,
     ext_id: str | None = None,
 ) -> Saved:
-    """Insert or update one article by (source_id, key); an update never duplicates."""
+    """Insert or update one article by (source_id, key); an update never duplicates.
+
+    Plain SQL on the connection: this runs once per article of every poll and import."""
+    conn = db.conn
     chash = content_hash(entry)
-    existing = list(
-        db.query(
-            "SELECT id, content_hash FROM articles WHERE source_id = ? AND key = ?",
-            [source_id, entry.key],
-        )
-    )
+    row = conn.execute(
+        "SELECT id, content_hash FROM articles WHERE source_id = ? AND key = ?",
+        [source_id, entry.key],
+    ).fetchone()
     published = iso(entry.published)
     values = {
         "outlet": outlet,
@@ -285,16 +286,16 @@ def save_entry(
         "content_hash": chash,
         "truncated": int(entry.truncated),
     }
-    if existing:
-        row = existing[0]
-        if row["content_hash"] == chash:
-            return Saved(row["id"], created=False, changed=False)
+    if row is not None:
+        if row[1] == chash:
+            return Saved(row[0], created=False, changed=False)
         values["changed"] = iso(now)
         if published:
             values["sort_time"] = published
-        db["articles"].update(row["id"], values)
-        _index(db, row["id"], entry)
-        return Saved(row["id"], created=False, changed=True)
+        sets = ", ".join(f"{k} = ?" for k in values)
+        conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*values.values(), row[0]])
+        _index(db, row[0], entry)
+        return Saved(row[0], created=False, changed=True)
     values.update(
         uid=article_uid(source_id, entry.key),
         source_id=source_id,
@@ -304,38 +305,45 @@ def save_entry(
         changed=iso(now),
         sort_time=published or iso(now),
     )
-    article_id = db["articles"].insert(values).last_pk
+    cur = conn.execute(
+        f"INSERT INTO articles ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+        list(values.values()),
+    )
+    article_id = cur.lastrowid
     _index(db, article_id, entry, new=True)
     return Saved(article_id, created=True, changed=True)
 
 
 def _index(db: sqlite_utils.Database, article_id: int, entry: Entry, *, new: bool = False) -> None:
     if not new:
-        db.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
+        db.conn.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
     title = " ".join(x for x in (entry.kicker, entry.title, entry.subtitle) if x)
-    db.execute(
+    db.conn.execute(
         "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
         [article_id, fts.index_text(title), fts.index_text(entry.text or entry.summary)],
     )
 
 
-def save_tags(db: sqlite_utils.Database, article_id: int, tags: Tags) -> None:
+def save_tags(db: sqlite_utils.Database, article_id: int, tags: Tags, *,
+              new: bool = False) -> None:
     """Replace an article's region and topic tags."""
-    db.execute("DELETE FROM article_regions WHERE article_id = ?", [article_id])
-    db.execute("DELETE FROM article_topics WHERE article_id = ?", [article_id])
-    for r in tags.regions:
-        evidence = [{"text": e.text, "start": e.start, "rule": e.rule} for e in r.evidence]
-        db.execute(
-            "INSERT OR REPLACE INTO article_regions (article_id, code, level, score, evidence)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [article_id, r.code, r.level, round(r.score, 4), json.dumps(evidence, ensure_ascii=False)],
-        )
-    for t in tags.topics:
-        db.execute(
-            "INSERT OR REPLACE INTO article_topics (article_id, slug, score, terms)"
-            " VALUES (?, ?, ?, ?)",
-            [article_id, t.slug, round(t.score, 4), json.dumps(list(t.terms), ensure_ascii=False)],
-        )
+    conn = db.conn
+    if not new:
+        conn.execute("DELETE FROM article_regions WHERE article_id = ?", [article_id])
+        conn.execute("DELETE FROM article_topics WHERE article_id = ?", [article_id])
+    conn.executemany(
+        "INSERT OR REPLACE INTO article_regions (article_id, code, level, score, evidence)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(article_id, r.code, r.level, round(r.score, 4), json.dumps(
+            [{"text": e.text, "start": e.start, "rule": e.rule} for e in r.evidence],
+            ensure_ascii=False)) for r in tags.regions],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO article_topics (article_id, slug, score, terms)"
+        " VALUES (?, ?, ?, ?)",
+        [(article_id, t.slug, round(t.score, 4), json.dumps(list(t.terms), ensure_ascii=False))
+         for t in tags.topics],
+    )
 
 
 def known_urls(db: sqlite_utils.Database, source_id: str, urls: Iterable[str]) -> set[str]:

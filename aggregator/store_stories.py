@@ -204,8 +204,7 @@ def _candidate_articles(conn: sqlite3.Connection, art: _Article) -> list[int]:
 
 _CANDIDATE_SQL = """
 SELECT s.id, s.seq, s.canonical_article, g.sig, g.title_norm, g.published,
-       COALESCE(src.priority, 0), COALESCE(a.outlet, a.source_id),
-       CASE WHEN g.length < {exact} THEN COALESCE(NULLIF(a.text, ''), a.summary) END
+       COALESCE(src.priority, 0), COALESCE(a.outlet, a.source_id)
   FROM stories s
   JOIN article_signatures g ON g.article_id = s.canonical_article
   JOIN articles a ON a.id = s.canonical_article
@@ -215,12 +214,13 @@ SELECT s.id, s.seq, s.canonical_article, g.sig, g.title_norm, g.published,
 """
 
 
-def _candidate_stories(conn: sqlite3.Connection, article_ids: Sequence[int]) -> list[CandidateView]:
+def _candidate_stories(conn: sqlite3.Connection, art: _Article) -> list[CandidateView]:
+    article_ids = _candidate_articles(conn, art)
     if not article_ids:
         return []
-    sql = _CANDIDATE_SQL.format(ids=_placeholders(len(article_ids)), exact=EXACT_BELOW)
+    sql = _CANDIDATE_SQL.format(ids=_placeholders(len(article_ids)))
     out = []
-    for story_id, seq, canonical, sig, title, published, priority, outlet, text in conn.execute(
+    for story_id, seq, canonical, sig, title, published, priority, outlet in conn.execute(
         sql, article_ids
     ):
         view = ArticleView(
@@ -230,10 +230,33 @@ def _candidate_stories(conn: sqlite3.Connection, article_ids: Sequence[int]) -> 
             published=parse_time(published),
             priority=int(priority),
             outlet=outlet,
-            **_exact_text(text),
         )
         out.append(CandidateView(story_id, seq, view))
-    return out
+    return _with_texts(conn, art.view, out)
+
+
+def _with_texts(
+    conn: sqlite3.Connection, article: ArticleView, candidates: list[CandidateView]
+) -> list[CandidateView]:
+    """Short canonicals close enough to matter get their normalised text for exact counts."""
+    if not article.text:
+        return candidates
+    wanted = [c.canonical.id for c in candidates if merge.worth_exact(article, c.canonical)]
+    if not wanted:
+        return candidates
+    texts = dict(
+        conn.execute(
+            "SELECT id, COALESCE(NULLIF(text, ''), summary) FROM articles"
+            f" WHERE id IN ({_placeholders(len(wanted))})",
+            wanted,
+        )
+    )
+    return [
+        replace(c, canonical=replace(c.canonical, **_exact_text(texts.get(c.canonical.id))))
+        if c.canonical.id in texts
+        else c
+        for c in candidates
+    ]
 
 
 def _with_members(
@@ -479,12 +502,13 @@ def index_and_merge(db: Any, article_id: int) -> MergeResult:
                 sim,
                 canonical == article_id,
             )
-        candidates = _candidate_stories(conn, _candidate_articles(conn, art))
-        plan = merge.plan(art.view, candidates)
+        candidates = _candidate_stories(conn, art)
+        compared = {c.story_id: merge.compare(art.view, c.canonical) for c in candidates}
+        plan = merge.plan(art.view, candidates, compared)
         if plan.join is not None:
             # Members can only veto a match, so they are loaded only when there is one.
             candidates = _with_members(conn, candidates, [plan.join, *plan.absorb])
-            plan = merge.plan(art.view, candidates)
+            plan = merge.plan(art.view, candidates, compared)
         _index(conn, art)
         return _apply(conn, art, plan, candidates)
     except sqlite3.Error as exc:

@@ -107,7 +107,7 @@ class _Cand:
     code: str
     kind: str
     depth: int
-    anchors: frozenset[str]  # ancestors up to its city (or province) that license it
+    anchors: tuple[tuple[str, int], ...]  # (code, depth) of ancestors that license it
     free: bool  # may count without any context
     weak: bool  # subject to the suffix and person guards
 
@@ -165,19 +165,19 @@ class _Matcher:
             self.automaton.add_word(word, (2, word, (unit, unit_first)))
 
 
-def _anchors(gaz: Gazetteer, code: str, town_short: bool = False) -> frozenset[str]:
-    """The ancestors whose presence in context makes a context-bound name count: up to the
-    nearest city (湖塘镇 counts in a 常州 paper), or the province for a city or a county the
-    province governs directly. A township's short name (观音山) needs its county: at city
-    level it is too often a lake or a hill of the same name."""
-    out = []
+def _anchors(gaz: Gazetteer, code: str, town_short: bool = False) -> tuple[tuple[str, int], ...]:
+    """The ancestors whose presence in context makes a context-bound name count, nearest
+    first: a county's city and province (西藏 licenses 墨脱), a township's county and city
+    (湖塘镇 counts in a 常州 paper). A township's short name (观音山) needs its county: at
+    city level it is too often a lake or a hill of the same name."""
+    out: list[tuple[str, int]] = []
     for a in gaz.ancestors(code):
-        if a.level in ("city", "province"):
-            if not town_short or not out:
-                out.append(a.code)
+        if town_short and a.level in ("city", "province") and out:
             break
-        out.append(a.code)
-    return frozenset(out)
+        out.append((a.code, DEPTH[a.level]))
+        if a.level == "province" or (a.level == "city" and DEPTH[gaz.get(code).level] > 2):
+            break
+    return tuple(out)
 
 
 def _is_free(surface: str, level: str, kind: str) -> bool:
@@ -264,10 +264,15 @@ def _home_units(gaz: Gazetteer, home: str | None) -> dict[str, str]:
     return units
 
 
-def _licensed(c: _Cand, context: set[str], home: str | None) -> bool:
+def _licensed(c: _Cand, context: set[str], home: str | None) -> int:
+    """How specific the context that licenses a candidate is: 9 when it is itself in
+    context, else the depth of its nearest ancestor in context; -1 when nothing licenses it."""
     if c.kind == LOCAL:
-        return home is not None and (c.code == home or home in c.anchors)
-    return c.code in context or not c.anchors.isdisjoint(context)
+        ok = home is not None and (c.code == home or any(a == home for a, _ in c.anchors))
+        return 9 if ok else -1
+    if c.code in context:
+        return 9
+    return next((depth for a, depth in c.anchors if a in context), -1)
 
 
 def _adjacent(mentions: list[_Mention], found: dict, i: int, body: str) -> str | None:
@@ -289,13 +294,16 @@ def _resolve(
     """The one candidate this mention means (None while still ambiguous), and whether
     context was needed to choose it. A name written right after one of its ancestors
     (江苏太仓, 广西兴安) is licensed by it even when context would not be enough."""
-    near = [c for c in cands if _licensed(c, context, home)]
+    strength = {c.code: _licensed(c, context, home) for c in cands}
+    near = [c for c in cands if strength[c.code] >= 0]
     if before and not near:
         near = [c for c in cands if any(a.code == before for a in gaz.ancestors(c.code))]
     if len(near) > 1:
-        mentioned = [c for c in near if c.code in context]
-        near = mentioned or near
-        near = [c for c in near if c.depth == max(x.depth for x in near)] if len(near) > 1 else near
+        # The most specific context wins (辽源's 西安区 over 西安市 in a 辽源 paper); on a tie
+        # the larger unit (和田 in a 新疆 story is 和田地区 before 和田市).
+        best = max(strength[c.code] for c in near)
+        near = [c for c in near if strength[c.code] == best]
+        near = [c for c in near if c.depth == min(x.depth for x in near)]
     if len(near) == 1:
         return near[0], len(cands) > 1 or not near[0].free
     if near:

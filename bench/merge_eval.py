@@ -36,7 +36,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from aggregator import store, store_stories  # noqa: E402
+from aggregator.merge import SHORT  # noqa: E402
 from aggregator.model import Entry  # noqa: E402
+from aggregator.normalise import normalise  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SAME_STORY_KINDS = ("repost", "light", "traditional", "abridged", "heavy")
@@ -505,12 +507,17 @@ def recall_by_kind(run: Run) -> dict[str, dict[str, float]]:
     for item in run.items:
         if item.kind != "original":
             by_kind[item.kind].append(item)
+    originals = {i.key: i for i in run.items if i.kind == "original"}
     for kind, variants in by_kind.items():
-        together = sum(1 for v in variants if run.story[v.key] == run.story[v.origin])
+        joined = [v for v in variants if run.story[v.key] == run.story[v.origin]]
+        short = [v for v in variants if len(normalise(originals[v.origin].body)) < SHORT]
+        short_joined = [v for v in short if v in joined]
         out[kind] = {
             "variants": len(variants),
-            "with_original": together,
-            "share": together / len(variants) if variants else 0.0,
+            "with_original": len(joined),
+            "share": len(joined) / len(variants) if variants else 0.0,
+            "short_variants": len(short),
+            "short_share": len(short_joined) / len(short) if short else 0.0,
         }
     return out
 
@@ -615,6 +622,14 @@ def _print(report: dict) -> None:
         print(f"  {g['group']:<36}{g['kind']:<36}{g['merged']}/{g['linked']}/{g['pairs']}")
     if report["real_false_merges"]:
         print("real articles merged outside any labelled group:", report["real_false_merges"])
+    print(
+        "recall on short originals (under 200 normalised characters): "
+        + ", ".join(
+            f"{k} {r['short_share']:.3f} of {r['short_variants']}"
+            for k, r in report["kinds"].items()
+            if k != "templated"
+        )
+    )
     for kind, r in report["kinds"].items():
         if r["false_merges"]:
             print(f"false merges in {kind}:", r["false_merges"][:8])

@@ -128,11 +128,13 @@ def test_old_home_code_is_mapped(gaz: Gazetteer) -> None:
 # ------------------------------------------------------------------ short and shared names
 
 
-def test_county_short_name_needs_its_city_in_context(gaz: Gazetteer) -> None:
+def test_county_short_name_needs_its_city_or_province_in_context(gaz: Gazetteer) -> None:
     text = "武进经验在会上作交流。"
     assert "320412" not in tag(gaz, text)
     assert "320412" in tag(gaz, text, home="320400")  # the city paper
     assert "320412" in tag(gaz, "常州召开现场会，武进经验在会上作交流。")  # city named
+    assert "320412" in tag(gaz, "江苏省召开现场会，武进经验在会上作交流。")  # province named
+    assert "320412" not in tag(gaz, "浙江省召开现场会，武进经验在会上作交流。")
     assert "320412" in tag(gaz, "江苏武进：智能制造企业加速扩产")  # written after its province
 
 
