@@ -6,10 +6,11 @@ credits, punctuation width, traditional or simplified characters. This module re
 that, so that what is left is the text the outlets share. It keeps digits: numbers are what
 tell two templated reports (yesterday's and today's case count) apart.
 
-The idea: strip whole furniture lines and furniture fragments first, while paragraph breaks and
-punctuation still mark where they stand; then fold width (NFKC), characters (OpenCC hk2s plus a
-few variant pairs OpenCC keeps apart) and case, and finally drop everything that is not a letter
-or a digit. Every step only removes or folds, so the result is idempotent.
+The idea: fold width (NFKC), characters (OpenCC hk2s plus a few variant pairs OpenCC keeps
+apart) and case; strip whole furniture lines and furniture fragments while paragraph breaks and
+punctuation still mark where they stand; finally drop everything that is not a letter or a
+digit. The result is idempotent: every furniture pattern needs a bracket, a colon or whitespace,
+none of which survive, and the last folding is repeated until it changes nothing.
 """
 
 from __future__ import annotations
@@ -53,9 +54,6 @@ _OPEN = r"[(（\[【〔]"
 _CLOSE = r"[)）\]】〕]"
 _DATE = r"(?:\d{1,2}\s*月\s*)?\d{1,2}\s*日"
 
-# Every furniture pattern needs a bracket, a colon or whitespace to match, and normalised text
-# has none of those left; that is what makes `normalise` idempotent.
-
 # Agency or paper datelines: 新华社北京10月19日电, 本报泉州7月4日电, 据新华社堪培拉7月4日电.
 _DATELINE = re.compile(
     rf"^\s*(?:据|據)?[{_CJK}A-Za-z]{{1,12}}?{_DATE}\s*(?:电|電|讯|訊|专电|專電|消息)(?=[\s(（:：,，]|$)\s*[:：,，]?"
@@ -70,7 +68,7 @@ _LEAD_IN = re.compile(
 # Reporter and author credits in brackets, anywhere: （记者 张三 李四）, (作者为…本报记者…采访整理).
 _CREDIT = re.compile(
     rf"{_OPEN}\s*(?:本报|本報|新华社|新華社|中新社|特约|特約|实习|實習|见习|見習|首席|驻[{_CJK}]{{1,6}})?"
-    rf"\s*(?:记者|記者|通讯员|通訊員|编辑|編輯|撰稿|作者|报道员|報道員|摄影|攝影|文|图|圖)"
+    rf"\s*(?:(?:记者|記者|通讯员|通訊員|编辑|編輯|撰稿|作者|报道员|報道員)|(?:摄影|攝影|文|图|圖)\s*[/:：|])"
     rf"[^()（）\[\]【】\n]{{0,60}}{_CLOSE}"
 )
 # Trailing dateline in brackets: （新华社缅甸蒲甘7月4日电）

@@ -1,13 +1,14 @@
 """Benchmark the merger's cost as the archive grows: 10k against 1M stored articles.
 
-For each size N the script builds an archive in SQLite: N - R synthetic articles written
-directly (random fingerprints and index keys, 1,400 articles a day, so a bigger archive covers
-more days at the same density, as a real one does) plus R real articles indexed by the merger
-at the newest days. Then, in a fresh process (so its memory is its own), it merges M new
-articles, copies of those R made by bench/merge_eval.py's transformations, one at a time, and
-reports per-article cost, LSH lookup time, index bytes per article and the process's peak RSS.
-Beside it, in the same run, a baseline: brute-force comparison with every signature in the
-time window, the approach the band index replaces.
+For each size N the script builds an archive of N synthetic articles written straight into
+the merger's tables (random fingerprints and index keys, 1,400 articles a day, so a bigger
+archive covers more days at the same density, as a real one does). Then, in a fresh process
+(so its memory is its own), it merges R real articles (../shared corpus, else the self-written
+test set) dated at the newest days, which mostly found new stories, and then copies of them made
+by bench/merge_eval.py's transformations, which join them; one at a time, timing each, all
+rolled back. It reports per-article merge cost, LSH lookup time, index bytes per article and
+the process's peak memory; beside it, in the same run, a baseline: brute-force comparison with
+every signature in the time window, what the band index replaces.
 
     .venv/bin/python bench/bench_merge.py [--sizes 10000,1000000] [--workdir /tmp/bench]
 """
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,9 +51,7 @@ def real_items(limit: int) -> list[merge_eval.Item]:
         articles, groups = json.loads(OWN.read_text(encoding="utf-8"))["articles"], []
     items = merge_eval.originals(articles, groups)[:limit]
     rng = random.Random(3)
-    return [
-        merge_eval.replace(i, published=END - timedelta(hours=rng.uniform(24, 72))) for i in items
-    ]
+    return [replace(i, published=END - timedelta(hours=rng.uniform(24, 72))) for i in items]
 
 
 def _synthetic(conn: sqlite3.Connection, n: int, seed: int = 1) -> None:
@@ -125,17 +125,21 @@ def build(path: Path, n: int, reals: list[merge_eval.Item]) -> float:
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -1000000")
     conn.execute("BEGIN")
-    _synthetic(conn, n - len(reals))
+    _synthetic(conn, n)
     conn.execute("COMMIT")
+    conn.execute("ANALYZE")
     conn.close()
-    db = store.open_db(path)
-    ids = merge_eval.insert_articles(db, reals)
-    with store.transaction(db):
-        for item in reals:
-            store_stories.index_and_merge(db, ids[item.key])
-    db.conn.execute("ANALYZE")
-    db.conn.close()
     return time.perf_counter() - started
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: a child started by fork and exec
+    inherits its parent's high-water mark there; VmHWM starts afresh with the new program."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _bytes(conn: sqlite3.Connection, *tables: str) -> int:
@@ -146,19 +150,26 @@ def _bytes(conn: sqlite3.Connection, *tables: str) -> int:
     return row[0]
 
 
-def measure(path: Path, reals: list[merge_eval.Item], seed: int = 5) -> dict:
-    """Merge copies of the real articles into the archive; time every step (rolled back)."""
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def measure(path: Path, reals: list[merge_eval.Item], seed: int = 5, cache_mb: int = 0) -> dict:
+    """Merge the real articles (new stories: "fresh"), then copies of them ("copies"), one at
+    a time, timing each; everything is rolled back so the archive can be measured again."""
+    rss_before = _peak_rss_mb()
     db = store.open_db(path)
     conn = db.conn
+    if cache_mb:
+        conn.execute(f"PRAGMA cache_size = -{cache_mb * 1024}")
     n = conn.execute("SELECT COUNT(*) FROM article_signatures").fetchone()[0]
     copies = []
     for kind in ("repost", "light", "traditional", "abridged", "heavy"):
         copies += merge_eval.make_variants(reals, kind, seed)
-    ids = merge_eval.insert_articles(db, copies)
-    merge_ms, lookup_ms, joined = [], [], 0
+    ids = merge_eval.insert_articles(db, reals + copies)
+    fresh_ms, merge_ms, lookup_ms, joined = [], [], [], 0
     conn.execute("BEGIN IMMEDIATE")
     try:
+        for item in reals:
+            t0 = time.perf_counter()
+            store_stories.index_and_merge(db, ids[item.key])
+            fresh_ms.append(1000 * (time.perf_counter() - t0))
         for item in copies:
             art = store_stories._load_article(conn, ids[item.key])
             keys = fingerprint.band_keys(art.view.signature)
@@ -173,13 +184,16 @@ def measure(path: Path, reals: list[merge_eval.Item], seed: int = 5) -> dict:
         brute_ms = _brute_force(conn, copies[:20], ids)
     finally:
         conn.execute("ROLLBACK")
+    both = fresh_ms + merge_ms
     out = {
         "articles": n,
-        "merged": len(copies),
-        "joined_a_story": joined,
-        "merge_ms_median": statistics.median(merge_ms),
-        "merge_ms_mean": statistics.fmean(merge_ms),
-        "merge_ms_p95": sorted(merge_ms)[int(0.95 * len(merge_ms))],
+        "merged": len(both),
+        "copies_joined_a_story": f"{joined}/{len(copies)}",
+        "merge_ms_median": statistics.median(both),
+        "merge_ms_mean": statistics.fmean(both),
+        "merge_ms_p95": sorted(both)[int(0.95 * len(both))],
+        "fresh_ms_median": statistics.median(fresh_ms),
+        "copies_ms_median": statistics.median(merge_ms),
         "lsh_lookup_ms_median": statistics.median(lookup_ms),
         "brute_force_ms_mean": brute_ms,
         "band_index_bytes_per_article": _bytes(conn, "lsh_bands") / n,
@@ -193,8 +207,8 @@ def measure(path: Path, reals: list[merge_eval.Item], seed: int = 5) -> dict:
         )
         / n,
         "db_bytes": path.stat().st_size,
-        "peak_rss_mb_before": rss_before / 1024,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb_before": rss_before,
+        "peak_rss_mb": _peak_rss_mb(),
     }
     conn.close()
     return out
@@ -223,11 +237,12 @@ def main(argv=None) -> int:
     ap.add_argument("--reals", type=int, default=220)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_merge"))
     ap.add_argument("--reuse", action="store_true", help="keep archives built earlier")
+    ap.add_argument("--cache-mb", type=int, default=0, help="SQLite page cache for merging")
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     reals = real_items(args.reals)
     if args.measure:
-        print(json.dumps(measure(args.measure, reals)))
+        print(json.dumps(measure(args.measure, reals, cache_mb=args.cache_mb)))
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
     results = []
@@ -237,7 +252,16 @@ def main(argv=None) -> int:
         if not (args.reuse and path.exists()):
             built = build(path, n, reals)
         proc = subprocess.run(
-            [sys.executable, __file__, "--measure", str(path), "--reals", str(args.reals)],
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                str(path),
+                "--reals",
+                str(args.reals),
+                "--cache-mb",
+                str(args.cache_mb),
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -248,12 +272,13 @@ def main(argv=None) -> int:
         results.append(r)
         print(
             f"N={r['articles']:>9,}  merge/article median {r['merge_ms_median']:.2f} ms"
-            f" (mean {r['merge_ms_mean']:.2f}, p95 {r['merge_ms_p95']:.2f}),"
+            f" (mean {r['merge_ms_mean']:.2f}, p95 {r['merge_ms_p95']:.2f};"
+            f" new stories {r['fresh_ms_median']:.2f}, copies {r['copies_ms_median']:.2f}),"
             f" LSH lookup {r['lsh_lookup_ms_median']:.3f} ms,"
             f" brute force {r['brute_force_ms_mean']:.1f} ms,"
             f" bands {r['band_index_bytes_per_article']:.0f} B/article"
             f" (all merge tables {r['all_merge_index_bytes_per_article']:.0f} B),"
-            f" peak RSS {r['peak_rss_mb']:.0f} MB, joined {r['joined_a_story']}/{r['merged']}",
+            f" peak RSS {r['peak_rss_mb']:.0f} MB, copies joined {r['copies_joined_a_story']}",
             flush=True,
         )
     if len(results) >= 2:
