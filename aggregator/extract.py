@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import lxml.html
-import nh3
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from .clean import sanitise_html
 from .decode import decode, normalise_charset_name
 from .errors import ParseError
 from .model import ARTICLE, PHOTO, Entry
@@ -311,24 +311,11 @@ def html_to_paragraphs(html_text: str) -> list[str]:
     return [p for p in (_collapse(s) for s in "".join(parts).split(_SEP)) if p]
 
 
-_CONTENT_TAGS = nh3.ALLOWED_TAGS - {"map", "area", "nav", "header", "footer", "aside", "details"}
-
-
 def sanitize_html(html_text: str, base_url: str | None = None) -> str:
-    """Safe HTML for a feed: links and images made absolute, then cleaned by nh3."""
-    if not html_text or not html_text.strip():
-        return ""
-    if base_url:
-        try:
-            root = _fragment(html_text)
-            root.make_links_absolute(base_url, resolve_base_href=False, handle_failures="discard")
-            html_text = lxml.html.tostring(root, encoding="unicode")
-        except (etree.ParserError, ValueError):
-            pass
-    cleaned = nh3.clean(html_text, tags=_CONTENT_TAGS, url_schemes={"http", "https", "mailto"})
-    # Empty wrappers left by removed custom tags (founder-*, o:p) only add noise.
-    cleaned = re.sub(r"<(p|div|span)>(?:\s|&nbsp;|\u3000)*</\1>", "", cleaned)
-    return cleaned.strip()
+    """Safe HTML for a feed: the project's one sanitiser (clean.sanitise_html), minus the
+    empty wrappers that removed custom tags (founder-*, o:p) leave behind."""
+    cleaned = sanitise_html(html_text or "", base_url=base_url)
+    return re.sub(r"<(p|div|span)>(?:\s|&nbsp;|\u3000)*</\1>", "", cleaned).strip()
 
 
 def drop_paragraphs(html_text: str, lines: list[str] | tuple[str, ...]) -> str:
