@@ -1,11 +1,14 @@
 """Who wrote it: byline leads, signatures and photo credits as Chinese news text writes them.
 
 Bylines come in a handful of shapes: a lead opening the first paragraph (`本报讯(记者 周晓青)`,
-`新华社北京3月8日电（记者 X）`), a signature line closing the article (`·韩立军·`,
-`本报记者 沈小洁`, `（记者 X 通讯员 Y）`), or a photo credit closing a caption (`范同心摄`,
-`图/孙浩`). The idea: strip the role words (记者, 通讯员, 文/图 …) and accept the rest only if
-every token is name-shaped (2-4 Han characters), so ordinary sentences are left alone.
-Shared by the e-paper splitter and the post reader; pure functions over strings.
+`新华社北京3月8日电（记者 X）`, `本报广州5月19日电 记者 X 报道：`, `华声在线7月6日讯（…）`), a
+signature line under the title or closing the article (`·韩立军·`, `本报记者 沈小洁`,
+`□ 融媒记者 X 通讯员 Y`, `文/本报记者 X 图/Y`, `本报评论员`, `（记者 X 通讯员 Y）`), or a
+photo credit closing a caption (`范同心摄`, `图/孙浩`, `X 摄影报道`, `（资料图片）`). The idea:
+strip the role words (记者, 通讯员, 文/图 …) and the closing verbs (报道, 整理), and accept the
+rest only if every token is name-shaped (2-4 Han characters; typesetters space two-character
+names out, `石 磊`, so two lone characters in a row are one name), so ordinary sentences are left
+alone. Shared by the e-paper splitter and the post reader; pure functions over strings.
 """
 
 from __future__ import annotations
@@ -27,31 +30,48 @@ BULLETS = "●■◆▲□◎★☆▶►•◇△◀▼▽←→↑↓"
 _NAME = re.compile(rf"^(?:[{CJK}]{{2,4}}|[{CJK}]{{1,6}}[·•][{CJK}]{{1,8}})$")
 _ROLE = re.compile(
     r"(?:本报|本刊|本台|本网|新华社|人民网|中新社|中新网"
-    rf"|[{CJK}]{{1,8}}?(?:融媒体中心|新闻中心|日报社?|晚报|电视台|广播电视台))?"
+    rf"|[{CJK}]{{1,8}}?(?:融媒体中心|新闻中心|日报社?|晚报|电视台|广播电视台|在线|新闻网))?"
     r"(?:首席|见习|实习|特约|全媒体|融媒体|融媒|摄影)?"
     r"(?:记者|通讯员|实习生|撰稿人?|作者|编辑)"
-    r"|文\s*[/／·|]\s*图|图\s*[/／·|]\s*文|文图|图文|摄影"
-    r"|(?:^|(?<=\s))[文图](?=\s*[/／:：]|\s)"
+    r"|文\s*[/／·|]\s*(?:图|视频)|图\s*[/／·|]\s*文|文图|图文|摄影|摄像|视频"
+    r"|(?:^|(?<=[\s/／]))[文图](?=\s*[/／:：]|\s)"
+)
+# closing verbs after the names: `记者 孟凡 报道`, `本报记者 梁晨 整理`
+_VERB = re.compile(r"\s*(?:摄影报道|报道|整理|采写|撰文|执笔|摄)\s*[:：]?\s*$")
+# a signature that names an office, not a person: `本报评论员`, `人民日报评论员`
+_OFFICE = re.compile(
+    rf"^(?:本报|本刊|本台|[{CJK}]{{2,8}}?(?:日报|晚报|报社|融媒体中心))?(?:特约|首席)?评论员$"
 )
 # bracketed words after a paragraph that are not people: `（完）`, `（据新华社）`, `（扩大）`
 _NOT_NAMES = re.compile(r"^(?:[据来综转摘编节有]|本报|新华|央视|全文|未完|待续|续完|扩大|完$)")
 _SEPARATORS = re.compile(r"[\s、,，/／:：|]+")
+# the word before 讯/电 ends an agency, a place or a date, never another word (`通讯`, `供电`)
+_NOT_AGENCY = "".join(f"(?<!{c})" for c in "通资快简喜视短来发供充用水停光放")
 _LEAD = re.compile(
-    rf"^(?:[{BULLETS}]\s*)?(?:本[报刊台网][{CJK}0-9０-９]{{0,8}}?讯"
-    rf"|(?:[{CJK}]{{2,12}}?(?:报|网|台|社|客户端|融媒体?|新闻))\s*[{CJK}]{{0,6}}?\s*"
-    r"(?:[0-9０-９]{1,2}月[0-9０-９]{1,2}日)?\s*(?:讯|电)(?=\s|[(（]|记者|通讯员|[0-9０-９]|$))"
+    rf"^(?:[{BULLETS}]\s*)?据?(?:本[报刊台网][{CJK}0-9０-９]{{0,8}}?{_NOT_AGENCY}讯"
+    rf"|(?:本[报刊台网]|新华社|中新社|中通社|[{CJK}]{{2,12}}?(?:报|网|台|客户端|融媒体?|新闻|在线|频道))"
+    rf"(?:\s*[-—·]\s*[{CJK}]{{2,10}}?(?:频道|版|站))?\s*[{CJK}]{{0,6}}?\s*"
+    rf"(?:[0-9０-９]{{1,2}}\s*月)?\s*(?:[0-9０-９]{{1,2}}\s*日)?\s*{_NOT_AGENCY}(?:讯|电)"
+    r"(?=\s|[(（]|记者|通讯员|[0-9０-９]|$))"
 )
 _BARE_BYLINE = re.compile(
-    rf"^((?:{_ROLE.pattern})\s*[{CJK}]{{2,4}}(?:[\s、]+(?:(?:{_ROLE.pattern})\s*)?[{CJK}]{{2,4}})*)"
+    rf"^((?:{_ROLE.pattern})\s*(?!报道)[{CJK}]{{2,4}}"
+    rf"(?:[\s、]+(?:(?:{_ROLE.pattern})\s*)?(?!报道)[{CJK}]{{2,4}})*)"
     r"(\s*报道\s*[:：]?\s*|\s*[:：]\s*|\s+)"
 )
 _PAREN_START = re.compile(r"^\s*[(（]\s*(?P<inner>[^()（）]{2,48})\s*[)）]\s*")
 _CREDIT = re.compile(
     rf"(?:^|(?<=[\s。！？!?…”）)]))\s*[(（]?\s*(?P<credit>(?:[{CJK}]{{0,8}}?(?:记者|通讯员|摄影师?)\s*)?"
-    rf"[{CJK}]{{2,4}}(?:[\s、,，]+[{CJK}]{{2,4}}){{0,5}})\s*(?:摄影?|[/／]\s*摄|供图)\s*[)）]?$"
+    rf"[{CJK}]{{1,4}}(?:[\s、,，]+[{CJK}]{{1,4}}){{0,7}})\s*(?:摄影?(?:报道)?|[/／]\s*摄|供图)\s*[)）]?$"
 )
 _CREDIT_GIVEN = re.compile(r"[(（]\s*(?:图片|照片)由\s*(.{2,20}?)\s*提供\s*[)）]\s*$")
-_CREDIT_SLASH = re.compile(rf"^(?:图|摄影|图片)\s*[/／:：\s]\s*(?P<credit>[{CJK}\s、,，]{{2,30}})$")
+_CREDIT_SLASH = re.compile(
+    rf"^[{BULLETS}]?\s*(?:图|摄影|图片|特约摄影)\s*[/／:：\s]\s*(?P<credit>[{CJK}\s、,，]{{2,30}})$"
+)
+# a caption whose picture is archive or stock: no photographer to name
+_STOCK = re.compile(
+    r"[(（]\s*(?:资料图片|资料照片|资料图|网络图片|图片来源[:：][^()（）]{1,20})\s*[)）]$"
+)
 
 
 def parse_people(text: str, *, need_role: bool = False) -> tuple[str, ...] | None:
@@ -62,14 +82,33 @@ def parse_people(text: str, *, need_role: bool = False) -> tuple[str, ...] | Non
     so that a sentence which merely mentions a reporter is not taken for one.
     """
     text = text.strip().strip(BULLETS).strip()
+    if _OFFICE.match(text):
+        return (text,)
     if need_role and not _ROLE.match(text):
         return None
-    tokens = [t for t in _SEPARATORS.split(_ROLE.sub(" ", text)) if t]
+    text = _VERB.sub("", text)
+    tokens = _pair_lone_characters([t for t in _SEPARATORS.split(_ROLE.sub(" ", text)) if t])
     if not tokens or len(tokens) > 8:
         return None
     if not all(_NAME.match(t) and not _NOT_NAMES.match(t) for t in tokens):
         return None
     return tuple(dict.fromkeys(tokens))
+
+
+def _pair_lone_characters(tokens: list[str]) -> list[str]:
+    """`石 磊` is one name spaced out to the width of three-character names: join two lone Han
+    characters in a row (a lone character left over stays alone and fails the name test)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if len(t) == 1 and i + 1 < len(tokens) and len(tokens[i + 1]) == 1:
+            out.append(t + tokens[i + 1])
+            i += 2
+        else:
+            out.append(t)
+            i += 1
+    return out
 
 
 def split_lead(paragraph: str) -> tuple[tuple[str, ...], str] | None:
@@ -90,8 +129,9 @@ def split_lead(paragraph: str) -> tuple[tuple[str, ...], str] | None:
             people, text = found, text[paren.end() :]
     elif bare := _BARE_BYLINE.match(text):
         # `本报讯 记者 何静 日前，…` or `记者 张三 报道：…`; without an agency only the latter
+        # (`记者演示起来：…` is a sentence)
         found = parse_people(bare.group(1), need_role=True)
-        if found and (lead or bare.group(2).strip()):
+        if found and (lead or "报道" in bare.group(2)):
             people, text = found, text[bare.end() :]
     if not lead and not people:
         return None
@@ -100,6 +140,7 @@ def split_lead(paragraph: str) -> tuple[tuple[str, ...], str] | None:
 
 def byline(line: str) -> tuple[str, ...] | None:
     """A line that is only a byline: `·韩立军·`, `本报记者 沈小洁`, `(记者 X)`, `文/图 X`."""
+    line = re.sub(r"\s+(?:来源|稿源)\s*[:：]\s*\S+$", "", line)  # `作者：X  来源：Y日报`
     if len(line) > 48:
         return None
     dotted = re.fullmatch(r"[·•・●]\s*(.+?)\s*[·•・●]", line)
@@ -114,7 +155,12 @@ def byline(line: str) -> tuple[str, ...] | None:
 
 
 def photo_credit(line: str) -> tuple[str, tuple[str, ...]] | None:
-    """(caption, credited names) for a line ending in a photo credit (`… 范同心摄`)."""
+    """(caption, credited names) for a line ending in a photo credit (`… 范同心摄`).
+
+    A caption marked `（资料图片）` has no credit to give: (the whole line, ()).
+    """
+    if _STOCK.search(line) and len(line) > 8:
+        return line.lstrip(BULLETS + " ").strip(), ()
     given = _CREDIT_GIVEN.search(line)
     if given:
         return line[: given.start()].strip().lstrip(BULLETS + " ").strip(), (given.group(1),)

@@ -198,27 +198,45 @@ def sources() -> None:
 @feeds_option
 @common
 def sources_list(config: Config, as_json: bool) -> None:
-    """Every source with its state: last poll, errors, next poll, articles."""
+    """Every source with its state: last poll, errors, next poll, articles.
+
+    The state is in words: ok, backing off until …, waiting until … (Retry-After), disabled
+    (with the reason, e.g. 410 Gone), and a permanent redirect being confirmed."""
     from .daemon import read_sources
+    from .policy import describe
     from .views import source_list
 
     defs = read_sources(config)
     db = store.open_db(config.db)
-    store.sync_sources(db, defs)
+    with store.transaction(db):
+        store.sync_sources(db, defs)
     rows = source_list(db)
+    db.conn.close()
+    now = store.utcnow()
     for r in rows:
+        state = describe(
+            now, enabled=bool(r["enabled"]), disabled_reason=r.get("disabled_reason"),
+            errors=r["error_count"] or 0, next_poll=store.parse_iso(r["next_poll"]),
+            retry_after=store.parse_iso(r.get("retry_after")),
+            redirect_target=r.get("redirect_target"), redirect_count=r.get("redirect_count") or 0,
+        )
         if as_json:
-            emit({k: r[k] for k in ("id", "name", "kind", "url", "enabled", "defined", "region",
-                                    "last_polled", "last_ok", "last_status", "error_count",
-                                    "last_error", "next_poll", "articles")})
-        else:
-            state = "ok" if not r["error_count"] else f"failing x{r['error_count']}"
-            if not r["enabled"]:
-                state = "disabled" + (f" ({r['disabled_reason']})" if r["disabled_reason"] else "")
-            click.echo(f"{r['id']:<24} {r['name'][:16]:<16} {r['kind']:<11} {state:<12} "
-                       f"{r['articles']:>6} articles  next {r['next_poll'] or '-'}")
-            if r["last_error"]:
-                click.echo(f"{'':<24} last error: {r['last_error']}")
+            emit({**{k: r.get(k) for k in (
+                "id", "name", "kind", "url", "defined_url", "enabled", "disabled_reason",
+                "defined", "region", "last_polled", "last_ok", "last_status", "error_count",
+                "last_error", "next_poll", "retry_after", "redirect_target", "redirect_count",
+                "max_age", "ttl", "publish_rate", "articles")}, "state": state})
+            continue
+        short = state.split(";")[0]
+        short = short if len(short) <= 40 else short[:39] + "…"
+        click.echo(f"{r['id']:<24} {r['name'][:16]:<16} {r['kind']:<11} {short:<40} "
+                   f"{r['articles']:>6} articles  next {r['next_poll'] or '-'}")
+        if ";" in state or len(state.split(";")[0]) > 40:
+            click.echo(f"{'':<24} state: {state}")
+        if r.get("defined_url") and r["url"] != r["defined_url"]:
+            click.echo(f"{'':<24} moved: polling {r['url']} (defined as {r['defined_url']})")
+        if r["last_error"]:
+            click.echo(f"{'':<24} last error: {r['last_error']}")
 
 
 @sources.command("check")

@@ -4,7 +4,9 @@ Start-up opens (and migrates) the database, syncs the source definitions, starts
 and serving, and says where it listens and where the data is. SIGTERM/SIGINT stop taking
 work, drain in-flight polls within `shutdown_grace`, close everything and log one summary
 line; SIGHUP reloads `feeds/*.toml`. Every poll is one transaction, so even `kill -9` loses
-nothing that was committed and a restart resumes from the stored schedule.
+nothing that was committed and a restart resumes from the stored schedule, including the
+Retry-After holds on hosts (the poller reloads them) and sources that disabled themselves
+(410 Gone: never scheduled again until their URL is edited).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .pipeline import Poller
 from .scheduler import Schedule
 from .settings import Config
 from .sources import load_sources, source_files
-from .web import init_app
+from .web import init_app, notify_changed
 from .writer import Readers, Writer
 
 log = logging.getLogger("aggregator")
@@ -48,9 +50,11 @@ def make_fetcher(config: Config) -> Fetcher:
     )
 
 
-async def _next_polls(writer: Writer) -> dict[str, str | None]:
-    rows = await writer.call(lambda db: list(db.query("SELECT id, next_poll FROM sources")))
-    return {r["id"]: r["next_poll"] for r in rows}
+async def _schedule_state(writer: Writer) -> tuple[dict[str, str | None], set[str]]:
+    """Each source's stored next poll, and the sources the database holds disabled."""
+    rows = await writer.call(
+        lambda db: list(db.query("SELECT id, next_poll, enabled FROM sources")))
+    return {r["id"]: r["next_poll"] for r in rows}, {r["id"] for r in rows if not r["enabled"]}
 
 
 async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
@@ -81,19 +85,22 @@ async def run_daemon(config: Config, *, serve: bool = True, poll: bool = True) -
     runner = None
     finished = cancelled = 0
     async with make_fetcher(config) as fetcher:
+        apps: list[web.Application] = []
         poller = Poller(writer, fetcher, topics_file=config.topics or None,
-                        concurrency=config.concurrency)
+                        concurrency=config.concurrency,
+                        on_stored=lambda: [notify_changed(a) for a in apps])
         schedule = Schedule(poller, jitter=config.jitter, poll_on_start=config.poll_on_start)
         try:
             if serve:
                 # one gazetteer and taxonomy in memory, shared by tagging and serving
                 tagger = await writer.call(poller.tagger)
-                runner = await start_server(init_app(config, readers, tagger), config.host,
-                                            config.port)
+                app = init_app(config, readers, tagger, writer=writer)
+                apps.append(app)  # new articles are pushed to WebSub subscribers at once
+                runner = await start_server(app, config.host, config.port)
                 log.info("serving on http://%s:%d/ (feeds at %sfeeds/all.atom)",
                          config.host, config.port, config.public_url)
             if poll:
-                schedule.start(sources, await _next_polls(writer))
+                schedule.start(sources, *await _schedule_state(writer))
             while not stop.is_set():
                 waiter = asyncio.ensure_future(reload_requested.wait())
                 stopper = asyncio.ensure_future(stop.wait())
@@ -109,7 +116,7 @@ async def run_daemon(config: Config, *, serve: bool = True, poll: bool = True) -
                         continue
                     await writer.write(store.sync_sources, sources)
                     if poll:
-                        schedule.load(sources, await _next_polls(writer))
+                        schedule.load(sources, *await _schedule_state(writer))
                     log.info("reloaded %d sources", len(sources))
             log.info("stopping: no new polls; waiting up to %gs for running ones",
                      config.shutdown_grace)

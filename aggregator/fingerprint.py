@@ -10,13 +10,19 @@ Each MinHash value is kept to its low 16 bits (b-bit MinHash): two unrelated val
 chance one time in 65,536, a negligible bias, and the stored signature halves. Numbers are
 fingerprinted separately, each with the two characters either side, because two templated
 reports share nearly all of their text and differ only in their digits.
+
+`fingerprint_article` derives all of it from an article's title and text in one go (an
+`ArticlePrint`): a pure function, so a bulk import computes it in worker processes and the
+writer only looks keys up and stores them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import operator
 import struct
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 import rensa
 
 from .errors import AggregatorError
+from .normalise import normalise_title, prepare
 
 NUM_PERM = 128
 BANDS = 32
@@ -46,6 +53,8 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _M64 = (1 << 64) - 1
 _FORMAT = 1
 _HEADER = struct.Struct("<BBqIIH")
+_LOW_HALF = 0 if sys.byteorder == "little" else 1
+_U32 = array("I").itemsize == 4 and array("H").itemsize == 2
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,12 @@ def signature(norm: str, numbers: Iterable[tuple[str, str, str]] = ()) -> Signat
         return Signature(0, 0, 0, b"\xff\xff" * NUM_PERM, ())
     mh = rensa.RMinHash(NUM_PERM, SEED)
     mh.update(grams)
-    low = array("H", (v & 0xFFFF for v in mh.digest()))
+    # The low 16 bits of each 32-bit value, without a Python loop: the 16-bit halves of the
+    # values' bytes, every other one (the first of each pair on a little-endian machine).
+    if _U32:
+        low = array("H", array("I", mh.digest()).tobytes())[_LOW_HALF::2]
+    else:  # a platform whose C int is not 32 bits
+        low = array("H", (v & 0xFFFF for v in mh.digest()))
     return Signature(
         text_hash(norm), len(norm), len(set(grams)), low.tobytes(), _number_keys(numbers)
     )
@@ -198,7 +212,11 @@ def number_agreement(a: Signature, b: Signature) -> tuple[int, int]:
     return agree, conflict
 
 
-def _by_context(values: Iterable[int]) -> dict[int, set[int]]:
+# The merger compares one article with several stories' canonicals and members, and a popular
+# story's canonical with every copy that arrives: small caches spare rebuilding the same
+# lookups. Both return values that callers only read.
+@functools.lru_cache(maxsize=2048)
+def _by_context(values: tuple[int, ...]) -> dict[int, set[int]]:
     out: dict[int, set[int]] = {}
     for v in values:
         out.setdefault(v >> 16, set()).add(v & 0xFFFF)
@@ -211,9 +229,14 @@ def bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
+@functools.lru_cache(maxsize=2048)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(bigrams(text))
+
+
 def title_similarity(a: str, b: str) -> float:
     """Jaccard similarity of character bigrams of two normalised titles (exact, not sampled)."""
-    ga, gb = bigrams(a), bigrams(b)
+    ga, gb = _bigrams(a), _bigrams(b)
     if not ga or not gb:
         return 0.0
     return len(ga & gb) / len(ga | gb)
@@ -328,3 +351,37 @@ def passage_keys(sentences: Iterable[str], k: int = PASSAGE_KEYS) -> tuple[int, 
 def same_values(a: Sequence[int], b: Sequence[int]) -> int:
     """How many values two key samples share (for ranking title candidates)."""
     return len(set(a) & set(b))
+
+
+@dataclass(frozen=True)
+class ArticlePrint:
+    """Everything the merger derives from one article's title and text, computed once."""
+
+    signature: Signature
+    title: str  # normalised title (normalise.normalise_title)
+    passages: tuple[int, ...]  # passage_keys of its sentences
+    bands: tuple[int, ...]  # band_keys of its signature
+    title_keys: tuple[int, ...]
+    # Short texts only (see `fingerprint_article`): the normalised text and its sentences,
+    # for exact comparison; empty otherwise.
+    text: str = ""
+    sentences: tuple[str, ...] = ()
+
+
+def fingerprint_article(title: str, text: str, *, keep_text_below: int) -> ArticlePrint:
+    """Normalise and fingerprint an article; its normalised text and sentences are kept when
+    it is shorter than `keep_text_below` characters (short texts are compared exactly)."""
+    prepared = prepare(text)
+    norm = prepared.text
+    sig = signature(norm, prepared.numbers)
+    norm_title = normalise_title(title)
+    short = len(norm) < keep_text_below
+    return ArticlePrint(
+        signature=sig,
+        title=norm_title,
+        passages=passage_keys(prepared.sentences),
+        bands=band_keys(sig),
+        title_keys=title_keys(norm_title),
+        text=norm if short else "",
+        sentences=prepared.sentences if short else (),
+    )

@@ -11,6 +11,11 @@ apart) and case; strip whole furniture lines and furniture fragments while parag
 punctuation still mark where they stand; finally drop everything that is not a letter or a
 digit. The result is idempotent: every furniture pattern needs a bracket, a colon or whitespace,
 none of which survive, and the last folding is repeated until it changes nothing.
+
+Most texts are simplified Chinese already, and OpenCC is the costliest step of folding, so it
+runs only on texts holding a character it could change: one regex over a class built once from
+OpenCC itself (every character hk2s changes on its own) plus the few characters that only
+change inside a phrase of OpenCC's tables (`_PHRASE_ONLY`); tests check that list against them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ import opencc
 
 _CONVERTER: opencc.OpenCC | None = None
 _CONVERTER_LOCK = threading.Lock()
+#: Simplified characters that OpenCC hk2s leaves alone on their own but changes inside a phrase
+#: of its tables (深沈 → 深沉, 藉口 → 借口, 回覆 → 回复, 毛坏 → 毛坯, 瞭解 → 了解, 李秘 → 李祕 →
+#: 李秘 …): every such phrase holds one of these. tests/test_normalise.py checks this against
+#: the tables of the installed OpenCC, so an upgrade that adds a phrase fails there.
+_PHRASE_ONLY = "沈藉覆坏瞭秘哩甦"
+#: Where OpenCC's characters live (radicals, CJK symbols, extension A, unified ideographs,
+#: compatibility ideographs); a text with a character beyond the BMP is always converted.
+_CJK_BLOCKS = ((0x2E80, 0xA000), (0xF900, 0xFB00))
+_CONVERTIBLE: re.Pattern[str] | None = None
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 # Variant pairs that OpenCC deliberately keeps apart in running text but that reprints use
 # interchangeably; folding them only matters for matching, never for display.
@@ -126,11 +141,36 @@ def _converter() -> opencc.OpenCC:
     return _CONVERTER
 
 
+def _convertible() -> re.Pattern[str]:
+    """A class of every BMP character OpenCC hk2s may change: built once per process, by
+    converting each character of the CJK blocks (one call, about 20 ms), plus _PHRASE_ONLY."""
+    global _CONVERTIBLE
+    if _CONVERTIBLE is None:
+        chars = [chr(cp) for lo, hi in _CJK_BLOCKS for cp in range(lo, hi)]
+        # Newlines keep every character a segment of its own: no phrase spans two.
+        out = _converter().convert("\n".join(chars)).split("\n")
+        if len(out) != len(chars):  # never seen; then every text is converted
+            _CONVERTIBLE = re.compile(".", re.DOTALL)
+        else:
+            changed = {c for c, o in zip(chars, out, strict=True) if o != c}
+            changed.update(_PHRASE_ONLY)
+            # BMP only: sre tests a BMP class with a bitmap, an astral one by linear search.
+            _CONVERTIBLE = re.compile("[" + re.escape("".join(sorted(changed))) + "]")
+    return _CONVERTIBLE
+
+
+def may_convert(text: str) -> bool:
+    """Whether OpenCC hk2s could change `text`; when False, converting returns it unchanged."""
+    return _convertible().search(text) is not None or _ASTRAL.search(text) is not None
+
+
 def fold(text: str) -> str:
     """Width, character-set and case folding only: NFKC, traditional→simplified, casefold."""
     # Lone surrogates (from broken decoding upstream) cannot reach OpenCC's UTF-8 encoder.
     text = _nfkc(_SURROGATE.sub("", text))
-    text = _FOLD_RE.sub(lambda m: _FOLD[m.group()], _converter().convert(text))
+    if may_convert(text):
+        text = _converter().convert(text)
+    text = _FOLD_RE.sub(lambda m: _FOLD[m.group()], text)
     lowered = text.casefold()
     return text if lowered == text else _nfkc(lowered)
 

@@ -1,9 +1,11 @@
 """The schedule: one APScheduler job per enabled source, inside the daemon's event loop.
 
 Each job polls its source, then moves its own next run to the time the polling policy
-decides (backoff after errors, jitter always). Jobs never overlap for one source
-(max_instances=1), runs missed during a pause are coalesced into one, and a stop drains
-in-flight polls within a deadline and cancels the rest.
+decides (adaptive rate, freshness hints, backoff after errors, Retry-After, jitter always);
+the decision and its reason in words (`sources.poll_state`) are written in one transaction.
+Jobs never overlap for one source (max_instances=1), runs missed during a pause are
+coalesced into one, a source that disabled itself (410 Gone) loses its job, and a stop
+drains in-flight polls within a deadline and cancels the rest.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
+import sqlite_utils
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import store
+from . import policy, store
 from .model import SourceDef
 from .pipeline import Poller, PollResult
-from .policy import PollState, next_poll
 
 log = logging.getLogger("aggregator.scheduler")
 
@@ -38,13 +40,17 @@ class Schedule:
         self._inflight: set[asyncio.Task] = set()
         self._stopping = False
 
-    def start(self, sources: Sequence[SourceDef], next_polls: dict[str, str | None]) -> None:
+    def start(self, sources: Sequence[SourceDef], next_polls: dict[str, str | None],
+              disabled: Collection[str] = ()) -> None:
         self._scheduler.start()
-        self.load(sources, next_polls)
+        self.load(sources, next_polls, disabled)
 
-    def load(self, sources: Sequence[SourceDef], next_polls: dict[str, str | None]) -> None:
-        """Add, change or remove jobs so they match the sources (start and SIGHUP)."""
-        wanted = {s.id: s for s in sources if s.enabled}
+    def load(self, sources: Sequence[SourceDef], next_polls: dict[str, str | None],
+             disabled: Collection[str] = ()) -> None:
+        """Add, change or remove jobs so they match the sources (start and SIGHUP).
+
+        `disabled`: ids the database holds disabled (a source that disabled itself)."""
+        wanted = {s.id: s for s in sources if s.enabled and s.id not in disabled}
         for job in self._scheduler.get_jobs():
             if job.id not in wanted:
                 job.remove()
@@ -84,18 +90,20 @@ class Schedule:
         await self._reschedule(source, result)
         return result
 
-    async def _reschedule(self, source: SourceDef, result: PollResult) -> None:
-        row = await self.poller.writer.call(store.source_row, source.id) or {}
-        when = next_poll(
-            datetime.now(UTC),
-            PollState(interval=source.interval, errors=row.get("error_count") or 0),
-            random.uniform(0, self.jitter),
-        )
-        await self.poller.writer.write(
-            lambda db: store.update_source(db, source.id, next_poll=store.iso(when)))
+    async def _reschedule(self, source: SourceDef, result: PollResult) -> datetime | None:
+        """Decide and store the next poll; None when the source is disabled (job dropped)."""
+        jitter = random.uniform(0, self.jitter)
+        when = await self.poller.writer.write(plan_next_poll, source, store.utcnow(), jitter)
         job = self._scheduler.get_job(source.id)
-        if job is not None and not self._stopping:
+        if when is None:
+            self.sources.pop(source.id, None)
+            if job is not None:
+                job.remove()
+                log.warning("%s: disabled (%s); no longer scheduled", source.id,
+                            result.error or "see sources.disabled_reason")
+        elif job is not None and not self._stopping:
             job.modify(next_run_time=when)
+        return when
 
     async def stop(self, grace: float) -> tuple[int, int]:
         """Stop taking work, let in-flight polls finish within `grace` seconds, cancel the rest.
@@ -117,3 +125,49 @@ class Schedule:
         if running:
             self._scheduler.shutdown(wait=False)
         return len(done), len(still)
+
+
+def recent_polls(db: sqlite_utils.Database, source_id: str) -> list[tuple[datetime, int]]:
+    """(started, new articles) of the source's recent successful polls, oldest first."""
+    rows = db.execute(
+        "SELECT started, new FROM fetches WHERE source_id = ?"
+        " AND outcome IN ('ok', 'not-modified', 'unchanged') ORDER BY id DESC LIMIT ?",
+        [source_id, policy.HISTORY + 1],
+    ).fetchall()
+    out = []
+    for started, new in reversed(rows):
+        moment = store.parse_iso(started)
+        if moment is not None:
+            out.append((moment, new or 0))
+    return out
+
+
+def plan_next_poll(db: sqlite_utils.Database, source: SourceDef, now: datetime,
+                   jitter: float) -> datetime | None:
+    """Run the policy on the stored state and write next_poll, poll_state and the observed
+    publishing rate (runs on the writer thread, in one transaction)."""
+    row = store.source_row(db, source.id) or {}
+    if not row.get("enabled", 1) and row.get("disabled_reason"):
+        store.update_source(db, source.id, next_poll=None,
+                            poll_state=f"disabled: {row['disabled_reason']}")
+        return None
+    history = policy.history_from_polls(recent_polls(db, source.id))
+    retry_until = store.parse_iso(row.get("retry_after"))
+    waiting = retry_until is not None and retry_until > now
+    state = policy.PollState(
+        interval=source.interval,
+        errors=row.get("error_count") or 0,
+        retry_after=int((retry_until - now).total_seconds()) + 1 if waiting else None,
+        max_age=row.get("max_age"),
+        ttl_minutes=row.get("ttl"),
+        history=history,
+    )
+    when = policy.next_poll(now, state, jitter)
+    rate = policy.publish_rate(history)
+    text = policy.describe(
+        now, errors=state.errors, next_poll=when, retry_after=retry_until,
+        redirect_target=row.get("redirect_target"), redirect_count=row.get("redirect_count") or 0,
+    )
+    store.update_source(db, source.id, next_poll=store.iso(when), poll_state=text,
+                        publish_rate=None if rate is None else round(rate * 86400, 3))
+    return when

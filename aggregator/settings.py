@@ -41,7 +41,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_bytes", 10_000_000, "largest response body read, in bytes (also after gzip)"),
     Setting("user_agent", "", "User-Agent header (default: aggregator/VERSION (+base_url))"),
     Setting("jitter", 0.1, "random share of the interval added to each poll time"),
-    Setting("feed_size", 50, "entries in each published feed"),
+    Setting("feed_size", 50, "entries per archive page; subscription feeds keep feed_size to "
+                             "2×feed_size−1 entries not yet archived"),
+    Setting("hub_url", "", "WebSub hub the feeds advertise: empty = the built-in hub at "
+                           "<base_url>websub; a URL = an external hub (pinged on changes); "
+                           "off = none"),
+    Setting("websub_allow_private", False, "allow WebSub callbacks on loopback or private "
+                                           "addresses (tests, intranets)"),
     Setting("shutdown_grace", 10.0, "seconds in-flight polls may take to finish on stop"),
     Setting("topics", "", "topic taxonomy TOML (default: the packaged one)"),
     Setting("poll_on_start", True, "poll every due source as soon as the daemon starts"),
@@ -66,6 +72,8 @@ class Config:
     user_agent: str
     jitter: float
     feed_size: int
+    hub_url: str
+    websub_allow_private: bool
     shutdown_grace: float
     topics: str
     poll_on_start: bool

@@ -126,13 +126,16 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     try:
         yield db
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (SQLITE_FULL): keep the real error visible
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     else:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise StorageError(f"could not commit: {exc}") from exc
 
 
@@ -143,27 +146,35 @@ def sync_sources(db: sqlite_utils.Database, defs: Sequence[SourceDef]) -> None:
     """Make the sources table reflect the definitions; polling state is kept.
 
     A source that disappeared from the TOML stays (its articles still reference it) but is
-    marked undefined and disabled. A changed URL resets the validators.
+    marked undefined and disabled. The polled `url` may differ from the TOML's after a
+    confirmed permanent redirect, so it is kept while the TOML's URL (`defined_url`) is
+    unchanged. A source that disabled itself (410 Gone: `disabled_reason`) stays disabled
+    until its URL is edited; an edited URL also resets the validators and redirect evidence.
     """
-    rows = {r["id"]: r for r in db.query("SELECT id, url FROM sources")}
+    rows = {r["id"]: r for r in db.query(
+        "SELECT id, url, defined_url, disabled_reason FROM sources")}
     for d in defs:
-        values = {
+        values: dict[str, Any] = {
             "name": d.name,
-            "url": d.url,
             "kind": d.kind,
             "region": d.region,
             "topics": json.dumps(list(d.topics), ensure_ascii=False),
             "interval": d.interval,
-            "enabled": int(d.enabled),
             "priority": d.priority,
             "defined": 1,
         }
         old = rows.get(d.id)
         if old is None:
-            db["sources"].insert({"id": d.id, **values})
+            db["sources"].insert({"id": d.id, **values, "url": d.url, "defined_url": d.url,
+                                  "enabled": int(d.enabled)})
             continue
-        if old["url"] != d.url:
-            values.update(etag=None, last_modified=None, body_hash=None)
+        reason = old["disabled_reason"]
+        if (old["defined_url"] or old["url"]) != d.url:
+            values.update(url=d.url, defined_url=d.url, etag=None, last_modified=None,
+                          body_hash=None, redirect_target=None, redirect_count=0,
+                          disabled_reason=None, retry_after=None)
+            reason = None
+        values["enabled"] = int(d.enabled and not reason)
         db["sources"].update(d.id, values)
     known = {d.id for d in defs}
     for sid in rows:
@@ -256,10 +267,12 @@ def save_entry(
     outlet_name: str | None,
     now: datetime,
     ext_id: str | None = None,
+    fts_text: tuple[str, str] | None = None,
 ) -> Saved:
     """Insert or update one article by (source_id, key); an update never duplicates.
 
-    Plain SQL on the connection: this runs once per article of every poll and import."""
+    Plain SQL on the connection: this runs once per article of every poll and import.
+    `fts_text` may carry `fts_row(entry)` computed ahead (by an import's worker processes)."""
     conn = db.conn
     chash = content_hash(entry)
     row = conn.execute(
@@ -295,7 +308,7 @@ def save_entry(
             values["sort_time"] = published
         sets = ", ".join(f"{k} = ?" for k in values)
         conn.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*values.values(), row[0]])
-        _index(db, row[0], entry)
+        _index(db, row[0], entry, fts_text=fts_text)
         return Saved(row[0], created=False, changed=True)
     values.update(
         uid=article_uid(source_id, entry.key),
@@ -311,39 +324,63 @@ def save_entry(
         list(values.values()),
     )
     article_id = cur.lastrowid
-    _index(db, article_id, entry, new=True)
+    _index(db, article_id, entry, new=True, fts_text=fts_text)
     return Saved(article_id, created=True, changed=True)
 
 
-def _index(db: sqlite_utils.Database, article_id: int, entry: Entry, *, new: bool = False) -> None:
+def fts_row(entry: Entry) -> tuple[str, str]:
+    """The full-text index's (title, body) for an entry: pure, so it may be computed ahead."""
+    title = " ".join(x for x in (entry.kicker, entry.title, entry.subtitle) if x)
+    return fts.index_text(title), fts.index_text(entry.text or entry.summary)
+
+
+def _index(db: sqlite_utils.Database, article_id: int, entry: Entry, *, new: bool = False,
+           fts_text: tuple[str, str] | None = None) -> None:
     if not new:
         db.conn.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
-    title = " ".join(x for x in (entry.kicker, entry.title, entry.subtitle) if x)
+    title, body = fts_text or fts_row(entry)
     db.conn.execute(
-        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-        [article_id, fts.index_text(title), fts.index_text(entry.text or entry.summary)],
+        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)", [article_id, title, body]
     )
 
 
+#: An article's tags as rows of article_regions (code, level, score, evidence) and
+#: article_topics (slug, score, terms), without the article id.
+TagRows = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...]]
+
+
+def tag_rows(tags: Tags) -> TagRows:
+    """The rows `save_tags` writes for these tags: pure, so they may be computed ahead."""
+    regions = tuple(
+        (r.code, r.level, round(r.score, 4), json.dumps(
+            [{"text": e.text, "start": e.start, "rule": e.rule} for e in r.evidence],
+            ensure_ascii=False))
+        for r in tags.regions
+    )
+    topics = tuple(
+        (t.slug, round(t.score, 4), json.dumps(list(t.terms), ensure_ascii=False))
+        for t in tags.topics
+    )
+    return regions, topics
+
+
 def save_tags(db: sqlite_utils.Database, article_id: int, tags: Tags, *,
-              new: bool = False) -> None:
-    """Replace an article's region and topic tags."""
+              new: bool = False, rows: TagRows | None = None) -> None:
+    """Replace an article's region and topic tags (`rows`: `tag_rows(tags)`, if at hand)."""
     conn = db.conn
     if not new:
         conn.execute("DELETE FROM article_regions WHERE article_id = ?", [article_id])
         conn.execute("DELETE FROM article_topics WHERE article_id = ?", [article_id])
+    regions, topics = rows or tag_rows(tags)
     conn.executemany(
         "INSERT OR REPLACE INTO article_regions (article_id, code, level, score, evidence)"
         " VALUES (?, ?, ?, ?, ?)",
-        [(article_id, r.code, r.level, round(r.score, 4), json.dumps(
-            [{"text": e.text, "start": e.start, "rule": e.rule} for e in r.evidence],
-            ensure_ascii=False)) for r in tags.regions],
+        [(article_id, *row) for row in regions],
     )
     conn.executemany(
         "INSERT OR REPLACE INTO article_topics (article_id, slug, score, terms)"
         " VALUES (?, ?, ?, ?)",
-        [(article_id, t.slug, round(t.score, 4), json.dumps(list(t.terms), ensure_ascii=False))
-         for t in tags.topics],
+        [(article_id, *row) for row in topics],
     )
 
 

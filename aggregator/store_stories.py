@@ -6,6 +6,11 @@ a time window by a `day` column inside the key), asks the pure decider (merge.pl
 and applies the plan inside the caller's transaction. Nothing is kept in memory between calls,
 so the daemon's memory does not grow with the archive and the index survives restarts.
 
+Normalising is the costly part, so it happens once per article: the caller may pass the
+article's print (`article_print`, computed from the same title and text, e.g. in a worker
+process during a bulk import), and short texts, which are compared exactly, keep their
+normalised sentences in `article_signatures.short_text` so that no candidate is normalised again.
+
 Story ids are derived from the founding article's uid and never change; when two stories turn
 out to be one, the older keeps its id and the other records `merged_into` for redirects.
 """
@@ -24,8 +29,9 @@ from typing import Any
 
 from . import fingerprint, merge
 from .errors import StorageError
+from .fingerprint import ArticlePrint
 from .merge import ArticleView, CandidateView, MergePlan
-from .normalise import normalise_title, prepare
+from .normalise import prepare
 
 #: Candidates come from articles published within this many days either side.
 WINDOW_DAYS = 7
@@ -111,6 +117,12 @@ def story_of(db: Any, article_id: int) -> str | None:
     return None if row is None else row[0]
 
 
+def article_print(title: str, text: str) -> ArticlePrint:
+    """What the merger derives from a stored article's title and text (`text or summary`):
+    pure, so it may be computed anywhere, as long as it is from the same title and text."""
+    return fingerprint.fingerprint_article(title or "", text or "", keep_text_below=EXACT_BELOW)
+
+
 @dataclass(frozen=True)
 class _Article:
     view: ArticleView
@@ -119,12 +131,16 @@ class _Article:
     when: datetime | None  # window time: published, else updated, else fetched
     joined: datetime | None  # when it arrived: fetched, else published
     title: str
-    passages: tuple[int, ...]  # passage keys (fingerprint.passage_keys)
+    print: ArticlePrint
 
 
-def _load_article(conn: sqlite3.Connection, article_id: int) -> _Article:
+def _load_article(
+    conn: sqlite3.Connection, article_id: int, printed: ArticlePrint | None = None
+) -> _Article:
+    # The text is read only when no print was passed: it is the largest column by far.
+    text_sql = "NULL, NULL" if printed is not None else "a.text, a.summary"
     row = conn.execute(
-        "SELECT a.uid, a.source_id, COALESCE(a.outlet, a.source_id), a.title, a.text, a.summary,"
+        f"SELECT a.uid, a.source_id, COALESCE(a.outlet, a.source_id), a.title, {text_sql},"
         " a.published, a.updated, a.fetched, COALESCE(s.priority, 0)"
         " FROM articles a LEFT JOIN sources s ON s.id = a.source_id WHERE a.id = ?",
         (article_id,),
@@ -132,25 +148,22 @@ def _load_article(conn: sqlite3.Connection, article_id: int) -> _Article:
     if row is None:
         raise StorageError(f"article {article_id} is not stored; store it before merging")
     uid, source_id, outlet, title, text, summary, published, updated, fetched, priority = row
-    prepared = prepare(text or summary or "")
-    norm = prepared.text
-    sig = fingerprint.signature(norm, prepared.numbers)
+    if printed is None:
+        printed = article_print(title or "", text or summary or "")
     when = parse_time(published) or parse_time(updated) or parse_time(fetched)
     joined = parse_time(fetched) or when
     view = ArticleView(
         id=article_id,
-        signature=sig,
-        title=normalise_title(title or ""),
+        signature=printed.signature,
+        title=printed.title,
         published=when,
         priority=int(priority or 0),
         outlet=outlet,
-        text=norm if len(norm) < EXACT_BELOW else "",
-        sentences=prepared.sentences if len(norm) < EXACT_BELOW else (),
+        text=printed.text,
+        sentences=printed.sentences,
     )
-    passages = fingerprint.passage_keys(prepared.sentences)
-    return _Article(
-        view, uid or f"article:{article_id}", outlet, when, joined, title or "", passages
-    )
+    return _Article(view, uid or f"article:{article_id}", outlet, when, joined, title or "",
+                    printed)
 
 
 def _placeholders(n: int) -> str:
@@ -189,12 +202,12 @@ def _candidate_articles(conn: sqlite3.Connection, art: _Article) -> list[int]:
             (sig.text_hash, lo, hi),
         )
         found.update((aid, None) for (aid,) in exact)
-    bands = fingerprint.band_keys(sig)
+    bands = art.print.bands
     found.update((a, None) for a in _keyed(conn, "lsh_bands", bands, lo, hi, MAX_BAND_CANDIDATES))
-    passages = _keyed(conn, "passage_keys", art.passages, lo, hi, MAX_PASSAGE_CANDIDATES)
+    passages = _keyed(conn, "passage_keys", art.print.passages, lo, hi, MAX_PASSAGE_CANDIDATES)
     found.update((a, None) for a in passages)
     tlo, thi = day - TITLE_WINDOW_DAYS, day + TITLE_WINDOW_DAYS
-    titles = fingerprint.title_keys(art.view.title)
+    titles = art.print.title_keys
     found.update(
         (a, None) for a in _keyed(conn, "title_keys", titles, tlo, thi, MAX_TITLE_CANDIDATES)
     )
@@ -244,15 +257,26 @@ def _with_texts(
     wanted = [c.canonical.id for c in candidates if merge.worth_exact(article, c.canonical)]
     if not wanted:
         return candidates
-    texts = dict(
-        conn.execute(
+    texts: dict[int, dict[str, Any]] = {}
+    for aid, short in conn.execute(
+        "SELECT article_id, short_text FROM article_signatures"
+        f" WHERE article_id IN ({_placeholders(len(wanted))}) AND short_text IS NOT NULL",
+        wanted,
+    ):
+        sentences = tuple(short.split("\n"))
+        texts[aid] = {"text": "".join(sentences), "sentences": sentences}
+    # A long canonical (a short article may be an abridged copy of it), or one indexed
+    # before short_text existed: normalised from its text, as it always was.
+    missing = [aid for aid in wanted if aid not in texts]
+    if missing:
+        for aid, text in conn.execute(
             "SELECT id, COALESCE(NULLIF(text, ''), summary) FROM articles"
-            f" WHERE id IN ({_placeholders(len(wanted))})",
-            wanted,
-        )
-    )
+            f" WHERE id IN ({_placeholders(len(missing))})",
+            missing,
+        ):
+            texts[aid] = _exact_text(text)
     return [
-        replace(c, canonical=replace(c.canonical, **_exact_text(texts.get(c.canonical.id))))
+        replace(c, canonical=replace(c.canonical, **texts[c.canonical.id]))
         if c.canonical.id in texts
         else c
         for c in candidates
@@ -264,6 +288,8 @@ def _with_members(
 ) -> list[CandidateView]:
     wanted = {m.story_id for m in matches}
     members: dict[str, list[ArticleView]] = {sid: [] for sid in wanted}
+    counted = dict.fromkeys(wanted, 0)
+    seen: dict[str, set[bytes]] = {sid: set() for sid in wanted}
     rows = conn.execute(
         "SELECT sa.story_id, g.article_id, g.sig FROM story_articles sa"
         " JOIN article_signatures g ON g.article_id = sa.article_id"
@@ -271,7 +297,14 @@ def _with_members(
         tuple(wanted),
     )
     for story_id, aid, sig in rows:
-        if len(members[story_id]) < MAX_MEMBERS:
+        if counted[story_id] >= MAX_MEMBERS:
+            continue
+        counted[story_id] += 1
+        # Members only veto, through their numbers: one without numbers never vetoes, and
+        # copies with the same numbers veto alike, so each set of numbers is parsed once.
+        numbers = bytes(sig[_NUMBERS_AT:])
+        if numbers and numbers not in seen[story_id]:
+            seen[story_id].add(numbers)
             members[story_id].append(ArticleView(aid, fingerprint.Signature.from_bytes(sig)))
     return [
         replace(c, members=tuple(m for m in members[c.story_id] if m.id != c.canonical.id))
@@ -281,6 +314,10 @@ def _with_members(
     ]
 
 
+#: Where a stored signature's numbers start (after its header and MinHash values).
+_NUMBERS_AT = fingerprint._HEADER.size + 2 * fingerprint.NUM_PERM
+
+
 def _exact_text(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
@@ -288,14 +325,23 @@ def _exact_text(text: str | None) -> dict[str, Any]:
     return {"text": prepared.text, "sentences": prepared.sentences}
 
 
+def _short_text(printed: ArticlePrint) -> str | None:
+    """The stored form of a short text: its sentences, one per line; None when there is no
+    short text, or when its sentences do not add up to it (then it is normalised again)."""
+    if not printed.text or "".join(printed.sentences) != printed.text:
+        return None
+    return "\n".join(printed.sentences)
+
+
 def _index(conn: sqlite3.Connection, art: _Article) -> None:
     sig = art.view.signature
     day = _day(art.when)
     aid = art.view.id
+    printed = art.print
     conn.execute(
         "INSERT OR REPLACE INTO article_signatures"
-        " (article_id, norm_hash, length, published, day, title_norm, sig, passages)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " (article_id, norm_hash, length, published, day, title_norm, sig, passages, short_text)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             aid,
             sig.text_hash,
@@ -304,10 +350,13 @@ def _index(conn: sqlite3.Connection, art: _Article) -> None:
             day,
             art.view.title,
             sig.to_bytes(),
-            array("q", art.passages).tobytes(),
+            array("q", printed.passages).tobytes(),
+            _short_text(printed),
         ),
     )
-    for table, keys in _keys(sig, art.passages, art.view.title).items():
+    keyed = (("lsh_bands", printed.bands), ("passage_keys", printed.passages),
+             ("title_keys", printed.title_keys))
+    for table, keys in keyed:
         conn.executemany(
             f"INSERT OR IGNORE INTO {table} ({_KEY_COLUMN[table]}, day, article_id)"
             " VALUES (?, ?, ?)",
@@ -473,23 +522,27 @@ def _evidence(cmp: merge.Comparison) -> str:
     return json.dumps(cmp.as_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
-def index_and_merge(db: Any, article_id: int) -> MergeResult:
+def index_and_merge(
+    db: Any, article_id: int, printed: ArticlePrint | None = None, *, new: bool = False
+) -> MergeResult:
     """Fingerprint a stored article and put it into a story, in the caller's transaction.
 
     Call it once per stored article, and again when its text changes: an article already in
     a story stays there (story membership never moves), but its fingerprint is renewed so
-    later copies are compared with its current text.
+    later copies are compared with its current text. `printed`, when given, must be
+    `article_print` of the stored title and `text or summary`; `new=True` says the article
+    row was just inserted, so it cannot be in a story yet.
     """
     conn = _conn(db)
     try:
-        existing = conn.execute(
+        existing = None if new else conn.execute(
             "SELECT sa.story_id, sa.similarity, s.canonical_article, g.norm_hash, g.title_norm"
             " FROM story_articles sa JOIN stories s ON s.id = sa.story_id"
             " LEFT JOIN article_signatures g ON g.article_id = sa.article_id"
             " WHERE sa.article_id = ?",
             (article_id,),
         ).fetchone()
-        art = _load_article(conn, article_id)
+        art = _load_article(conn, article_id, printed)
         if existing is not None:
             sid, sim, canonical, norm_hash, title = existing
             if (norm_hash, title) != (art.view.signature.text_hash, art.view.title):

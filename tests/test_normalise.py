@@ -168,3 +168,77 @@ def test_prepare_never_raises_and_matches_normalise(text: str) -> None:
     assert prepared.text == normalise(text)
     for before, digits, after in prepared.numbers:
         assert digits[0].isdigit() and not any(c.isdigit() for c in before + after)
+
+
+# -- skipping OpenCC on texts it cannot change -------------------------------------------------
+
+
+def _hk2s_tables() -> dict[str, str]:
+    """Every key of the dictionaries hk2s uses, with its first candidate, dumped to text by the
+    opencc_dict tool that ships inside the opencc wheel (skips when it is not there)."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    root = Path(opencc.__file__).parent / "clib"
+    tool, share = root / "bin" / "opencc_dict", root / "share" / "opencc"
+    if not tool.exists() or not (share / "hk2s.json").exists():
+        pytest.skip("opencc_dict or the hk2s tables are not shipped with this opencc")
+    config = json.loads((share / "hk2s.json").read_text(encoding="utf-8"))
+    files: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.add(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    table: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sorted(files):
+            out = Path(tmp) / (name + ".txt")
+            subprocess.run([str(tool), "-i", str(share / name), "-o", str(out), "-f", "ocd2",
+                            "-t", "text"], check=True, capture_output=True, timeout=30)
+            for line in out.read_text(encoding="utf-8").splitlines():
+                key, _, values = line.partition("\t")
+                table.setdefault(key, values.split(" ")[0])
+    assert len(table) > 5000
+    return table
+
+
+def test_opencc_is_skipped_only_where_it_would_change_nothing() -> None:
+    """Every phrase and character of hk2s's tables that OpenCC changes, and every spelling of
+    it through the characters that hk2s maps away and back (台 → 臺 → 台), is caught."""
+    import itertools
+
+    from aggregator.normalise import may_convert
+
+    convert = opencc.OpenCC("hk2s").convert
+    table = _hk2s_tables()
+    back = {v: k for k, v in table.items() if len(k) == 1 and v != k and convert(k) == k}
+    texts: set[str] = set(table.values())
+    for key in table:
+        options = [(c, back[c]) if c in back else (c,) for c in key]
+        texts.update("".join(p) for p in itertools.islice(itertools.product(*options), 64))
+    missed = sorted(t for t in texts if convert(t) != t and not may_convert(t))
+    assert missed == []
+
+
+def test_fold_agrees_with_opencc_on_simplified_and_traditional_text() -> None:
+    from aggregator import normalise as module
+
+    convert = opencc.OpenCC("hk2s").convert
+    texts = (STORY, opencc.OpenCC("s2hk").convert(STORY), "他说明瞭解决办法，回覆了来信。",
+             "沈阳市委书记", "深沈的夜", "𠀀字与台风", "ABC 台湾")
+    for text in texts:
+        # fold as it was before the skip: OpenCC on every text
+        always = module._FOLD_RE.sub(lambda m: module._FOLD[m.group()],
+                                     convert(module._nfkc(text)))
+        lowered = always.casefold()
+        assert fold(text) == (always if lowered == always else module._nfkc(lowered))

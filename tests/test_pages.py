@@ -249,7 +249,9 @@ def test_feed_page_lists_items_with_outlets_times_tags_and_also():
     ]
     art = tree.xpath("//ol[@class='items']/li")
     assert len(art) == 1
-    assert art[0].xpath(".//h2/a/@href") == ["https://cz.example.cn/news/1.html"]
+    # the title leads to our reading page (every outlet's copy); the original is one click away
+    assert art[0].xpath(".//h2/a/@href") == [BASE + "story/7f3a"]
+    assert art[0].xpath(".//a[text()='原文']/@href") == ["https://cz.example.cn/news/1.html"]
     body = text_of(art[0])
     assert "常州日报" in body and "记者 王小明" in body
     assert "2024-05-01 08:30" in body  # 00:30 UTC
@@ -321,3 +323,79 @@ def test_error_page_is_helpful_and_escaped():
     assert tree.xpath("//main//li/a/@href") == [BASE, BASE + "#regions"]
     assert "HTTP 404" in text_of(tree)
     assert_self_contained(page)
+
+
+# --------------------------------------------------------------------------- reading view parts
+
+
+def test_item_page_with_copies_related_and_subscribe_box():
+    from aggregator.pages import Copy
+
+    copies = (Copy("武进日报", "武进部署安全生产", "https://wj.example.cn/a/88.html",
+                   datetime(2024, 5, 1, 1, 0, tzinfo=UTC), "<p>武进日报的版本。</p>"),
+              Copy(HOSTILE, HOSTILE, "javascript:alert(1)", None, "", "只有摘要。"))
+    feeds = (FeedRow("武进区", BASE + "region/320412", None, fmts("region/320412")),)
+    page = item_page(item(), site_title="地方新闻聚合", base_url=BASE, copies=copies,
+                     feeds=feeds, autodiscovery=((ATOM, BASE + "region/320412.atom", "武进区"),))
+    tree = parse(page)
+    details = tree.xpath("//details[@class='copy']")
+    assert len(details) == 2 and all(d.get("open") is None for d in details)
+    assert text_of(details[0].xpath("summary")[0]) == (
+        "武进日报 · 2024-05-01 09:00 · 武进部署安全生产")
+    assert text_of(details[0].xpath("div")[0]) == "武进日报的版本。"
+    assert text_of(details[1].xpath("div")[0]) == "只有摘要。"
+    assert not tree.xpath("//a[starts-with(@href, 'javascript')]") and not tree.xpath("//script")
+    assert "共 3 家媒体报道" in text_of(tree)
+    assert tree.xpath("//section[@class='related']//a/@href") == ["https://wj.example.cn/a/80.html"]
+    assert tree.xpath("//aside[@id='subscribe']//a/@href")[1:] == [h for _, h in fmts(
+        "region/320412")]
+    assert autodiscovery(tree) == [(ATOM, BASE + "region/320412.atom")]
+    assert_self_contained(page)
+
+
+def test_feed_page_sections_bundle_crumbs_and_archive_note():
+    sections = (Section("武进区 各主题", (FeedRow("安全生产", BASE + "region/320412/topic/work-safety",
+                                                  3),), "topics"),)
+    page = feed_page(doc(archive=True), site_title="地方新闻聚合", sections=sections,
+                     opml_href=BASE + "opml/region/320412",
+                     crumbs=(("江苏省", BASE + "region/320000"),))
+    tree = parse(page)
+    assert [a.text for a in tree.xpath("//p[@class='crumb']/a")] == ["地方新闻聚合", "江苏省"]
+    box = tree.xpath("//p[@class='subscribe']/a")
+    assert [a.text for a in box] == ["Atom", "RSS", "JSON", "OPML 合集"]
+    assert box[-1].get("type") == "text/x-opml"
+    assert tree.xpath("//aside//section[@id='topics']//li//a/@href")[0].endswith("work-safety")
+    assert tree.xpath("//header/nav/a/@href") == ["#topics"]
+    assert "本页为存档" in text_of(tree)
+    assert_self_contained(page)
+
+
+def test_search_page_form_results_paging_and_feeds():
+    from aggregator.pages import SearchResult, SearchView, search_page
+
+    view = SearchView(
+        site_title="地方新闻聚合", base_url=BASE, action=BASE + "search", q=HOSTILE,
+        region="320412", regions=(("320400", "常州市"), ("320412", "　武进区")),
+        topics=(("work-safety", "安全生产"),),
+        results=(SearchResult(item(), "武进区召开<mark>安全生产</mark>会议"),), total=21, first=1,
+        links=(("next", BASE + "search?q=x&page=2"),),
+        feeds=((ATOM, BASE + "feeds/search.atom?q=x", "搜索 (Atom)"),))
+    page = search_page(view)
+    tree = parse(page)
+    form = tree.xpath("//form[@class='search']")[0]
+    assert form.get("method") == "get" and form.get("action") == BASE + "search"
+    assert form.xpath(".//input[@name='q']/@value") == [HOSTILE]
+    assert form.xpath(".//select[@name='region']/option[@selected]/@value") == ["320412"]
+    assert tree.xpath("//p[@class='snippet']/mark/text()") == ["安全生产"]
+    assert "找到 21 篇报道" in text_of(tree)
+    assert tree.xpath("//nav[@class='pager']/a[@rel='next']/@href") == [BASE + "search?q=x&page=2"]
+    assert autodiscovery(tree) == [(ATOM, BASE + "feeds/search.atom?q=x")]
+    assert not tree.xpath("//script")
+    assert_self_contained(page)
+    empty = parse(search_page(SearchView("站", BASE, BASE + "search", message="输入词语",
+                                         examples=(("反诈", BASE + "search?q=反诈"),))))
+    assert "输入词语" in text_of(empty) and autodiscovery(empty) == []
+
+
+def test_csp_lets_the_search_form_submit_to_this_site_only():
+    assert "form-action 'self'" in CSP and "script-src" not in CSP
