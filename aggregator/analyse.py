@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +32,8 @@ from .tag import Tagger, tag_entry
 
 #: Seconds a worker may take over one chunk before the import gives up on it.
 CHUNK_TIMEOUT = 600.0
+#: Seconds between a worker's checks that its importer still runs.
+ORPHAN_CHECK = 0.5
 
 T = TypeVar("T")
 
@@ -71,9 +75,19 @@ Job = tuple[Entry, str | None, tuple[str, ...]]  # an entry with its outlet's ho
 _TAGGER: Tagger | None = None  # a worker's tagger: the parent's, inherited through fork
 
 
-def _init_worker(tagger: Tagger) -> None:
+def _init_worker(tagger: Tagger, parent: int) -> None:
     global _TAGGER
     _TAGGER = tagger
+    threading.Thread(target=_exit_with, args=(parent,), name="orphan-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its importer is gone. A worker waits on its task queue, whose
+    write end it shares (forked), so it never sees end-of-file: after a `kill -9` of the
+    importer it would wait forever. Its parent changing (to init) is the sign."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK)
+    os._exit(1)
 
 
 def _analyse_chunk(jobs: Sequence[Job]) -> list[Analysis]:
@@ -109,7 +123,7 @@ class Analyser:
             workers,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_init_worker,
-            initargs=(tagger,),
+            initargs=(tagger, os.getpid()),
         )
         # A first (empty) task forks every worker now, while this process has no threads
         # of its own yet (the executor's manager thread starts after the fork).

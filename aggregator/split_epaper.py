@@ -71,7 +71,7 @@ _BOILERPLATE = re.compile(
     r"|[0-9]{4}[.\-/][0-9]{1,2}[.\-/][0-9]{1,2}\s*(?:(?:星期|周)[一二三四五六日天])?$"
     r"|(?:(?:首页|上一期|下一期|往期回顾|往期|上一版|下一版|上一篇|下一篇|返回目录|返回|标题导航"
     r"|本版标题导航|版面导航|放大|缩小|默认|打印|关闭|PDF下载|PDF版|在线投稿|订阅)[\s|｜/]*)+$"
-    r"|[A-Z][A-Z0-9 .&'’-]{3,}$"  # the paper's name in Latin letters
+    r"|[A-Z]{2,}(?:[ .&'’-]+[A-Z]{2,})+$"  # the paper's name in Latin letters
     r"|(?:https?://|www\.)\S+$"
     rf"|[{CJK}]{{0,6}}(?:热线|电话|邮箱|传真)\s*[:：]?\s*[0-9A-Za-z@.\-—\s]{{6,}}$"
     r")"
@@ -322,6 +322,8 @@ def _mend_columns(lines: list[_Line]) -> bool:
                 split_lead(b.text) is not None
                 or byline(b.text) is not None
                 or byline(a.text) is not None  # `■ 记者 X 通讯员 Y` as wide as the column
+                or photo_credit(a.text) is not None  # `… 张三 摄`
+                or _NOTE.match(a.text) is not None  # `本组图片均由…摄`
                 or _furniture(a.text)
                 or _furniture(b.text)
             )
@@ -585,7 +587,7 @@ class _Assembler:
         self.cur: _Article | None = None
         self.section: str | None = None
         self.column: str | None = None  # a column label waiting for its article
-        self.note: str | None = None  # an editor's note waiting for its article
+        self.notes: list[str] = []  # an editor's note waiting for its article
         self.names: tuple[str, ...] = ()  # a byline waiting for its article
         self.photo_title: str | None = None
 
@@ -598,10 +600,9 @@ class _Assembler:
             untitled=untitled,
             bulleted=bulleted,
         )
-        if self.note:
-            art.paras.append((self.note, P))
-        art.people, self.names = self.names, ()
-        self.column = self.note = None
+        art.paras.extend((note, P) for note in self.notes)
+        art.people, self.names, self.notes = self.names, (), []
+        self.column = None
         self.items.append(art)
         self.cur = art
         return art
@@ -621,6 +622,8 @@ class _Assembler:
             if line.jump and cur is not None and cur.paras:
                 cur.jumped = cur.closed = True  # `（下转第2版）`: the rest is on another page
             i += 1
+        if self.notes:  # an editor's note with no article under it stands alone
+            self.open_untitled(self.notes[0])
         articles = [item for item in self.items if isinstance(item, _Article)]
         if self.names and articles:  # a byline under the last article, after it closed
             articles[-1].closing = _union(articles[-1].closing, self.names)
@@ -681,7 +684,7 @@ class _Assembler:
         elif kind == "body":
             text = line.text.lstrip(BULLETS + " ") if line.bullet else line.text
             if (cur is None or cur.closed) and _EDITORS_NOTE.match(text):
-                self.note = text  # `编者按：…` over the article it introduces
+                self.notes.append(text)  # `编者按：…` over the article it introduces
             elif cur is None or cur.closed or (line.bullet and cur.bulleted and cur.paras):
                 cur = self.open_untitled(text, bulleted=line.bullet)
                 cur.add(text)

@@ -192,27 +192,42 @@ _KEY_COLUMN = {"lsh_bands": "bkey", "passage_keys": "pkey", "title_keys": "tkey"
 def _candidate_articles(conn: sqlite3.Connection, art: _Article) -> list[int]:
     """Articles worth comparing with: same text, a shared LSH band, a shared sentence or a
     headline bigram, all within the time window (headlines: a shorter one)."""
+    subquery, params = _candidate_subquery(art)
+    if not subquery:
+        return []
+    found = dict.fromkeys(aid for (aid,) in conn.execute(subquery, params))
+    found.pop(art.view.id, None)
+    return list(found)
+
+
+def _candidate_subquery(art: _Article) -> tuple[str, list[Any]]:
+    """One SQL query for every source of candidate articles (see `_candidate_articles`): each
+    part is the query `_keyed` runs, so each keeps its own limit; one round trip, not four."""
     sig = art.view.signature
     day = _day(art.when)
     lo, hi = day - WINDOW_DAYS, day + WINDOW_DAYS
-    found: dict[int, None] = {}
-    if not sig.empty:
-        exact = conn.execute(
-            "SELECT article_id FROM article_signatures WHERE norm_hash = ? AND day BETWEEN ? AND ?",
-            (sig.text_hash, lo, hi),
-        )
-        found.update((aid, None) for (aid,) in exact)
-    bands = art.print.bands
-    found.update((a, None) for a in _keyed(conn, "lsh_bands", bands, lo, hi, MAX_BAND_CANDIDATES))
-    passages = _keyed(conn, "passage_keys", art.print.passages, lo, hi, MAX_PASSAGE_CANDIDATES)
-    found.update((a, None) for a in passages)
     tlo, thi = day - TITLE_WINDOW_DAYS, day + TITLE_WINDOW_DAYS
-    titles = art.print.title_keys
-    found.update(
-        (a, None) for a in _keyed(conn, "title_keys", titles, tlo, thi, MAX_TITLE_CANDIDATES)
+    parts: list[str] = []
+    params: list[Any] = []
+    if not sig.empty:
+        parts.append(
+            "SELECT article_id FROM article_signatures WHERE norm_hash = ? AND day BETWEEN ? AND ?"
+        )
+        params += [sig.text_hash, lo, hi]
+    keyed = (
+        ("lsh_bands", art.print.bands, lo, hi, MAX_BAND_CANDIDATES),
+        ("passage_keys", art.print.passages, lo, hi, MAX_PASSAGE_CANDIDATES),
+        ("title_keys", art.print.title_keys, tlo, thi, MAX_TITLE_CANDIDATES),
     )
-    found.pop(art.view.id, None)
-    return list(found)
+    for table, keys, first, last, limit in keyed:
+        if keys:
+            parts.append(
+                f"SELECT article_id FROM (SELECT article_id, COUNT(*) AS n FROM {table}"
+                f" WHERE {_KEY_COLUMN[table]} IN ({_placeholders(len(keys))})"
+                " AND day BETWEEN ? AND ? GROUP BY article_id ORDER BY n DESC LIMIT ?)"
+            )
+            params += [*keys, first, last, limit]
+    return " UNION ALL ".join(parts), params
 
 
 _CANDIDATE_SQL = """
@@ -222,19 +237,20 @@ SELECT s.id, s.seq, s.canonical_article, g.sig, g.title_norm, g.published,
   JOIN article_signatures g ON g.article_id = s.canonical_article
   JOIN articles a ON a.id = s.canonical_article
   LEFT JOIN sources src ON src.id = a.source_id
- WHERE s.id IN (SELECT DISTINCT story_id FROM story_articles WHERE article_id IN ({ids}))
+ WHERE s.id IN (SELECT DISTINCT story_id FROM story_articles
+                 WHERE article_id IN ({ids}) AND article_id != ?)
    AND s.merged_into IS NULL
 """
 
 
 def _candidate_stories(conn: sqlite3.Connection, art: _Article) -> list[CandidateView]:
-    article_ids = _candidate_articles(conn, art)
-    if not article_ids:
+    subquery, params = _candidate_subquery(art)
+    if not subquery:
         return []
-    sql = _CANDIDATE_SQL.format(ids=_placeholders(len(article_ids)))
+    sql = _CANDIDATE_SQL.format(ids=subquery)
     out = []
     for story_id, seq, canonical, sig, title, published, priority, outlet in conn.execute(
-        sql, article_ids
+        sql, (*params, art.view.id)
     ):
         view = ArticleView(
             id=canonical,

@@ -27,10 +27,9 @@ import weakref
 from dataclasses import dataclass
 from importlib import resources
 
-import ahocorasick
-
 from aggregator.gazetteer import DEPTH, FORMER, LOCAL, NAME, SHORT, Gazetteer, words
 from aggregator.model import Evidence, RegionTag
+from aggregator.multimatch import WordMatcher
 
 # City short names that are everyday words: they need their province in context.
 CITY_SHORT_NEEDS_CONTEXT = words(
@@ -145,24 +144,25 @@ class _Matcher:
             # One candidate per code per surface: the strongest reading wins.
             if old is None or (cand.free, not cand.weak) > (old.free, not old.weak):
                 slot[code] = cand
-        self.automaton = ahocorasick.Automaton()
+        words: dict[str, tuple] = {}
         for surface, slot in table.items():
-            self.automaton.add_word(surface, (0, surface, tuple(slot.values())))
+            words[surface] = (0, surface, tuple(slot.values()))
         for word in (*BLOCKERS, *_packaged_words("regions_blockers.tsv")):
             if word not in table:
-                self.automaton.add_word(word, (1, word, ()))
+                words[word] = (1, word, ())
         for unit in UNITS:
             for pre in REF_BEFORE:
-                self._add_ref(pre + unit, unit, False)
+                self._add_ref(words, pre + unit, unit, False)
             for post in REF_AFTER:
                 if not (unit == "州" and post == "长"):  # 州长 is a US governor
-                    self._add_ref(unit + post, unit, True)
-        self.automaton.make_automaton()
+                    self._add_ref(words, unit + post, unit, True)
+        self.automaton = WordMatcher(words)  # every occurrence, overlaps settled by _scan
         self.bigrams = frozenset(_packaged_words("regions_bigrams.tsv"))
 
-    def _add_ref(self, word: str, unit: str, unit_first: bool) -> None:
-        if word not in self.automaton:
-            self.automaton.add_word(word, (2, word, (unit, unit_first)))
+    @staticmethod
+    def _add_ref(words: dict[str, tuple], word: str, unit: str, unit_first: bool) -> None:
+        if word not in words:
+            words[word] = (2, word, (unit, unit_first))
 
 
 def _anchors(gaz: Gazetteer, code: str, town_short: bool = False) -> tuple[tuple[str, int], ...]:
@@ -210,14 +210,13 @@ def matcher_for(gazetteer: Gazetteer) -> _Matcher:
 
 def _scan(m: _Matcher, text: str) -> list[tuple[int, int, int, str, tuple]]:
     """All hits, overlaps settled longest first (then leftmost)."""
-    hits = []
-    for end, (kind, word, payload) in m.automaton.iter(text):
-        hits.append((end - len(word) + 1, end + 1, kind, word, payload))
+    hits = [(end - len(word) + 1, end + 1, kind, word, payload)
+            for end, (kind, word, payload) in m.automaton.find(text)]
     hits.sort(key=lambda h: (h[0] - h[1], h[0]))
     taken = bytearray(len(text))
     kept = []
     for h in hits:
-        if not any(taken[h[0] : h[1]]):
+        if taken.find(1, h[0], h[1]) < 0:  # nothing in the span is taken yet
             taken[h[0] : h[1]] = b"\x01" * (h[1] - h[0])
             kept.append(h)
     kept.sort()
@@ -227,7 +226,7 @@ def _scan(m: _Matcher, text: str) -> list[tuple[int, int, int, str, tuple]]:
 def _guarded(text: str, start: int, end: int) -> bool:
     """True when a weak name at text[start:end] is a street, organisation or person."""
     after = text[end : end + 4]
-    if any(after.startswith(s) for s in SUFFIX_GUARD) and not after.startswith(SUFFIX_OK):
+    if after.startswith(SUFFIX_GUARD) and not after.startswith(SUFFIX_OK):
         return True
     if end - start == 2 and start >= 1 and text[start - 1] in SURNAMES:
         before = text[start - 2] if start >= 2 else "\n"

@@ -116,7 +116,7 @@ def _collect(head: str, body: str, tax: Taxonomy) -> dict[int, _Evidence]:
     title_hits: dict[str, tuple] = {}
     lede_hits: dict[str, tuple] = {}
     body_hits: dict[str, list] = {}  # term → [contributions, discounted count]
-    for end, (term, contribs) in tax.index.automaton.iter_long(hay):
+    for end, (term, contribs) in tax.index.automaton.find(hay):
         if not contribs:
             continue  # an `ignore` phrase: it only shadows what is inside it
         if end < split:

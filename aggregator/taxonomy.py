@@ -83,7 +83,8 @@ class Scoring:
 
 @dataclass(frozen=True)
 class TermIndex:
-    """The compiled automaton; each value is (canonical term, ((topic index, weight), ...))."""
+    """The compiled automaton (leftmost-longest, see multimatch.WordMatcher); each value is
+    (canonical term, ((topic index, weight), ...))."""
 
     automaton: Any
     size: int  # number of keys, variants included
@@ -302,7 +303,8 @@ def _variants(term: str, converters: list[Any]) -> set[str]:
 
 
 def _build_index(tax: Taxonomy) -> TermIndex:
-    import ahocorasick  # imported here so loading and validating need no C extension
+    # imported here so loading and validating need no C extension
+    from aggregator.multimatch import WordMatcher
 
     converters: list[Any] = []
     if tax.traditional:
@@ -317,7 +319,7 @@ def _build_index(tax: Taxonomy) -> TermIndex:
             contribs.setdefault(term, {})[i] = -weight
     for phrase in tax.ignore:
         contribs.setdefault(phrase, {})
-    auto = ahocorasick.Automaton()
+    words: dict[str, tuple] = {}
     size = 0
     for term, by_topic in contribs.items():
         payload = (term, tuple(by_topic.items()))
@@ -325,9 +327,9 @@ def _build_index(tax: Taxonomy) -> TermIndex:
             # A variant that is itself a canonical term keeps its own entry.
             if key != term and key in contribs:
                 continue
-            auto.add_word(key, payload)
+            words[key] = payload
             size += 1
-    auto.make_automaton()
+    auto = WordMatcher(words, longest=True)
     requires = tuple(
         tuple(sorted(set().union(*(_variants(r, converters) for r in t.requires))))
         for t in tax.topics

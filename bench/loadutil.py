@@ -127,8 +127,10 @@ def process(cmd: Sequence[str], *, log: Path, cwd: Path | None = None,
 
 
 def status(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM (peak RSS) and friends from /proc/PID/status, in kB; Threads as a count."""
-    out = {}
+    """VmRSS, VmHWM (peak RSS) and friends from /proc/PID/status, in kB; Threads as a count.
+
+    All zero for a process that has exited but not been reaped (a zombie has no memory)."""
+    out = {"VmRSS": 0, "VmHWM": 0, "VmSize": 0, "RssAnon": 0, "RssFile": 0, "Threads": 0}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM", "VmSize", "RssAnon", "RssFile", "Threads"):

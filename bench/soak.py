@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -97,12 +98,13 @@ def run(minutes: float, sources: int, hosts: int, interval: int, sample: float,
     with feedserver.running(sources, hosts, "grow") as (_server, fport):
         write_sources(feeds_dir / "soak.toml", sources, hosts, fport, interval)
         cfg = write_config(workdir / "aggregator.toml", db=str(db), feeds=str(feeds_dir),
-                           host="127.0.0.1", port=port, log_level="WARNING")
+                           host="127.0.0.1", port=port, log_level="INFO")
         with process([*aggregator_cmd(), "run", "--config", str(cfg)],
                      log=workdir / "daemon.log", cwd=workdir) as daemon:
             wait_http("127.0.0.1", port, "/healthz", daemon)
             start = time.monotonic()
             end = start + minutes * 60
+            interrupted = False
             next_at = start
             while True:
                 now = time.monotonic()
@@ -110,7 +112,13 @@ def run(minutes: float, sources: int, hosts: int, interval: int, sample: float,
                     time.sleep(min(next_at - now, max(end - now, 0) + 0.01))
                     continue
                 if daemon.poll() is not None:
-                    raise RuntimeError(f"daemon exited with {daemon.returncode}")
+                    # something stopped it (a signal from outside, a crash): report what
+                    # was measured, marked, rather than nothing
+                    print(f"  daemon exited with {daemon.returncode} after "
+                          f"{time.monotonic() - start:.0f}s; summarising what was measured",
+                          flush=True)
+                    interrupted = True
+                    break
                 bad, slowest = read_everything(port)
                 st = status(daemon.pid)
                 row = {"t": round(time.monotonic() - start, 1), "rss_mb": st["VmRSS"] / 1024,
@@ -127,7 +135,9 @@ def run(minutes: float, sources: int, hosts: int, interval: int, sample: float,
                 if time.monotonic() >= end:
                     break
                 next_at += sample
-    return summarise(samples, minutes, sources, interval)
+    result = summarise(samples, minutes, sources, interval)
+    result["interrupted"] = interrupted
+    return result
 
 
 def summarise(samples: list[dict], minutes: float, sources: int, interval: int) -> dict:
@@ -164,6 +174,7 @@ def main() -> None:
     ap.add_argument("--interval", type=int, default=60, help="seconds; the product's minimum is 60")
     ap.add_argument("--sample", type=float, default=30.0, help="seconds between RSS samples")
     ap.add_argument("--out", type=Path, help="write the figures (and series) as JSON here")
+    ap.add_argument("--keep-log", type=Path, help="copy the daemon's log here at the end")
     ap.add_argument("--smoke", action="store_true",
                     help="a few seconds with 20 sources: proves the benchmark still works")
     args = ap.parse_args()
@@ -182,7 +193,12 @@ def main() -> None:
             if log.exists():
                 print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
             raise
+        finally:
+            if args.keep_log and (Path(tmp) / "daemon.log").exists():
+                shutil.copyfile(Path(tmp) / "daemon.log", args.keep_log)
     summary = {k: v for k, v in result.items() if k != "series"}
+    if result["interrupted"]:
+        print("NOTE: the daemon stopped before the end; these figures cover only part of the run")
     print("soak result:", json.dumps(summary, ensure_ascii=False))
     print(f"RSS first {result['rss_first_mb']} MB, last {result['rss_last_mb']} MB, "
           f"peak {result['hwm_mb']} MB; slope {result['slope_mb_per_hour']} MB/h "

@@ -175,3 +175,46 @@ def test_default_workers_is_a_sane_count() -> None:
     assert 0 <= n <= 8
     with pytest.raises(ValueError):
         analyse.Analyser(build_tagger(None), 0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_workers_do_not_outlive_an_importer_killed_with_sigkill(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import multiprocessing, sys, time\n"
+        "from aggregator import analyse\n"
+        "from aggregator.tag import build_tagger\n"
+        "a = analyse.Analyser(build_tagger(None), 2)\n"
+        "print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        workers = [int(x) for x in line.split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:  # never leave them behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []

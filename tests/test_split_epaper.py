@@ -165,9 +165,20 @@ def lost_text(page: str, entries: tuple[Entry, ...]) -> list[str]:
         if not line or FURNITURE.match(line) or LABEL.match(line):
             continue
         for run in re.split(SEPARATORS, ROLE_WORDS.sub(" ", line)):
-            if run and run not in kept and not (len(run) <= 2 and run in ROLE_PIECES):
+            if run and run not in kept and _unpieced(run) not in kept:
                 missing.append(run)
     return missing
+
+
+def _unpieced(run: str) -> str:
+    """A run less up to two characters at either end that are pieces of a role word a line
+    break cut in two (`者县委` from `记` / `者县委`)."""
+    for _ in range(2):
+        if run[:1] and run[0] in ROLE_PIECES:
+            run = run[1:]
+        if run[-1:] and run[-1] in ROLE_PIECES:
+            run = run[:-1]
+    return run
 
 
 def seed_cases() -> list[str]:
@@ -456,18 +467,25 @@ block = st.one_of(
         lambda p: f"{p[0]} {p[1]}  {p[2]}"
     ),
     st.sampled_from(["指标 数值 增长", "地区生产总值 268.4亿元 5.6%", "图①：工人在作业。"]),
+    paragraph.map(lambda p: f"编者按：{p}"),
+    st.sampled_from(
+        ["问：怎么做？", "记者：为什么？", "来源：金河晚报", "本组图片均由本报记者 石 峰 摄"]
+    ),
 )
 
 
 @st.composite
 def pages(draw: st.DrawFn) -> str:
     """A page of blocks after a first article: apart by blank lines or not, some paragraphs cut
-    by a column break, some indented as web copies are. (A page of nothing but a byline has no
-    article for the names to go to.)"""
+    by a column break or set line by line in a narrow column, some indented as web copies are.
+    (A page of nothing but a byline has no article for the names to go to.)"""
     blocks = draw(st.lists(block, max_size=16))
+    column = draw(st.sampled_from([None, 10, 13, 16]))  # every visual line of a narrow column
     out = ["县委召开常委会", "会议研究了近期工作。"]
     for text in blocks:
-        if len(text) > 12 and not FURNITURE.match(text) and draw(st.booleans()):
+        if column and len(text) > column and not FURNITURE.match(text):
+            out += set_in_column(text, column)
+        elif len(text) > 12 and not FURNITURE.match(text) and draw(st.booleans()):
             k = draw(st.integers(1, len(text) - 1))
             out += [text[:k], text[k:]]
         else:
