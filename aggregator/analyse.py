@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -78,6 +79,8 @@ _TAGGER: Tagger | None = None  # a worker's tagger: the parent's, inherited thro
 def _init_worker(tagger: Tagger, parent: int) -> None:
     global _TAGGER
     _TAGGER = tagger
+    # Ctrl-C reaches the whole process group: the importer stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(parent,), name="orphan-watch", daemon=True).start()
 
 
@@ -97,15 +100,15 @@ def _analyse_chunk(jobs: Sequence[Job]) -> list[Analysis]:
 
 
 def default_workers() -> int:
-    """Worker processes for a bulk import: one per core beside the writer's, at least one on a
-    machine with two cores or more; 0 (analyse inline) on one core or where fork is missing."""
+    """Worker processes for a bulk import: one per core, at most four (more would wait for the
+    one writer); 0 (analyse inline) on one core or where fork is missing."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return 0
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(cores, 8)
+    return 0 if cores < 2 else min(cores, 4)
 
 
 class Analyser:

@@ -32,7 +32,7 @@ _ROLE = re.compile(
     r"(?:本报|本刊|本台|本网|新华社|人民网|中新社|中新网"
     rf"|[{CJK}]{{1,8}}?(?:融媒体中心|新闻中心|日报社?|晚报|电视台|广播电视台|在线|新闻网))?"
     r"(?:首席|见习|实习|特约|全媒体|融媒体|融媒|摄影)?"
-    r"(?:记者|通讯员|实习生|撰稿人?|作者|编辑)"
+    r"(?:记者|通讯员|实习生|撰稿人?|作者|编辑|读者)"
     r"|文\s*[/／·|]\s*(?:图|视频)|图\s*[/／·|]\s*文|文图|图文|摄影|摄像|视频"
     r"|(?:^|(?<=[\s/／]))[文图](?=\s*[/／:：]|\s)"
 )
@@ -45,6 +45,23 @@ _OFFICE = re.compile(
 # bracketed words after a paragraph that are not people: `（完）`, `（据新华社）`, `（扩大）`
 _NOT_NAMES = re.compile(r"^(?:[据来综转摘编节有]|本报|新华|央视|全文|未完|待续|续完|扩大|完$)")
 _SEPARATORS = re.compile(r"[\s、,，/／:：|]+")
+# surnames, for names that stand without a role word after a bullet (`□ 钟 文`), where a
+# subhead of three-character phrases (`◎ 抓招商 引项目`) has the same shape
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
+    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左"
+    "柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶"
+    "解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬"
+    "边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原"
+    "栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计"
+    "索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕"
+    "危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由崇綦芦汝鄂"
+)
+_COMPOUND_SURNAMES = (
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "夏侯", "令狐", "西门", "南宫", "端木", "独孤", "轩辕", "申屠", "太史", "呼延", "百里", "钟离",
+)  # fmt: skip
 # the word before 讯/电 ends an agency, a place or a date, never another word (`通讯`, `供电`)
 _NOT_AGENCY = "".join(f"(?<!{c})" for c in "通资快简喜视短来发供充用水停光放")
 _LEAD = re.compile(
@@ -54,9 +71,10 @@ _LEAD = re.compile(
     rf"(?:[0-9０-９]{{1,2}}\s*月)?\s*(?:[0-9０-９]{{1,2}}\s*日)?\s*{_NOT_AGENCY}(?:讯|电)"
     r"(?=\s|[(（]|记者|通讯员|[0-9０-９]|$))"
 )
+_BARE_NAME = rf"(?!报道)(?:[{CJK}]{{2,4}}|[{CJK}]\s[{CJK}](?![{CJK}]))"  # `应 晖` spaced out
 _BARE_BYLINE = re.compile(
-    rf"^((?:{_ROLE.pattern})\s*(?!报道)[{CJK}]{{2,4}}"
-    rf"(?:[\s、]+(?:(?:{_ROLE.pattern})\s*)?(?!报道)[{CJK}]{{2,4}})*)"
+    rf"^((?:{_ROLE.pattern})\s*{_BARE_NAME}"
+    rf"(?:[\s、]+(?:(?:{_ROLE.pattern})\s*)?{_BARE_NAME})*)"
     r"(\s*报道\s*[:：]?\s*|\s*[:：]\s*|\s+)"
 )
 _PAREN_START = re.compile(r"^\s*[(（]\s*(?P<inner>[^()（）]{2,48})\s*[)）]\s*")
@@ -150,8 +168,23 @@ def byline(line: str) -> tuple[str, ...] | None:
     if paren:
         return parse_people(paren.group(1))
     if line[0] in "□■◎":
-        return parse_people(line[1:])
-    return parse_people(line, need_role=True)
+        people = parse_people(line[1:])
+        if people and not _ROLE.search(line) and not all(map(_surnamed, people)):
+            return None  # `□ 图片新闻`, `◎ 抓招商 引项目`: a label, a subhead
+        return people
+    people = parse_people(line, need_role=True)
+    # a word run on to the role is a label (`记者调查`, `记者手记`) unless it is a name
+    attached = re.search(rf"(?:记者|通讯员|读者|作者)([{CJK}]{{2,4}})$", line)
+    if people and attached and not _surnamed(attached.group(1)):
+        return None
+    return people
+
+
+def _surnamed(name: str) -> bool:
+    """Shaped as a person's name: a surname and one or two characters (`高温预警` is not)."""
+    if name.startswith(_COMPOUND_SURNAMES):
+        return 3 <= len(name) <= 4
+    return name[0] in _SURNAMES and len(name) <= 3
 
 
 def photo_credit(line: str) -> tuple[str, tuple[str, ...]] | None:

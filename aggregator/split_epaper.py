@@ -134,6 +134,10 @@ _UNIT = re.compile(
     rf"^[{CJK}]{{1,12}}(?:区|县|市|镇|乡|街道|办事处|村|社区|局|分局|委|办|院|所|中心|公司|集团"
     r"|站|队|处|部|厅|委员会|党工委|管委会|园区|开发区|学校|医院|支行|分行|工会|团委|妇联|协会)$"
 )
+# a place's name over a title is its kicker even where every headline is broken (`石桥镇`)
+_PLACE = re.compile(
+    rf"^[{CJK}]{{1,10}}(?:区|县|市|镇|乡|街道|办事处|村|社区|园区|开发区|示范区|新区|高新区)$"
+)
 _ORDINAL = re.compile(
     r"^(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十0-9]+[)）]|[0-9]+[、.．]"
     r"|第[一二三四五六七八九十]+(?:[、，,：:]|是|部分|章|篇|节|条|步|站|课|阶段|板块)"
@@ -343,7 +347,7 @@ def _mend_columns(lines: list[_Line]) -> bool:
 
 def _classify(line: _Line) -> None:
     text = line.text
-    bare = text.strip("【】〔〕[]［］ ")
+    bare = text.strip("【】〔〕[]［］ " + BULLETS)
     dotted = re.fullmatch(r"[·•・]\s*([^·•・]{2,6}?)\s*[·•・]", text)
     paged = _PAGE_LABEL.match(text)
     if paged and (_SECTION.match(paged.group(1)) or _LABEL.match(paged.group(1))):
@@ -414,6 +418,8 @@ def _fix_heads(lines: list[_Line]) -> None:
         following = lines[i + 1] if i + 1 < len(lines) else None
         if line.kind == "column" and following and following.kind not in ("head", "column"):
             line.kind = "subhead"
+        if line.kind == "body" and following and following.kind == "head" and _unit_colon(line):
+            line.kind = "head"  # `三河镇：` over `小龙虾“游”出致富路`
         if line.kind != "head":
             continue
         previous = lines[i - 1] if i else None
@@ -427,6 +433,12 @@ def _fix_heads(lines: list[_Line]) -> None:
             line.kind = "body"
         elif (indented_page and line.indent) or _BOX.match(_compact(line.text)):
             line.kind = "subhead"
+
+
+def _unit_colon(line: _Line) -> bool:
+    """A unit or place label ending in a colon, as kickers are set: `三河镇：`."""
+    stem = _compact(line.text)
+    return stem[-1:] in "：:" and len(stem) <= 13 and bool(_UNIT.match(stem[:-1]))
 
 
 def _mark_tables(lines: list[_Line]) -> None:
@@ -447,18 +459,21 @@ def _mark_tables(lines: list[_Line]) -> None:
 
 
 def _merge_wrapped_heads(lines: list[_Line], blank_mode: bool, narrow: bool) -> None:
-    """`春耕` + `正当时` in one block is one headline broken by the layout. (In one block a unit
-    label over a title, `示范区` + `…`, is a kicker; in narrow columns every title is broken.)"""
+    """`春耕` + `正当时` in one block is one headline broken by the layout: its second line too
+    short to be a headline of its own (`热心市民` + `拾金不昧获点赞` is a kicker and a title). A
+    unit label over a title, `示范区` + `…`, is a kicker; in narrow columns, where every
+    headline is broken, two short lines are one unless the first names a place (`石桥镇`)."""
     i = 1
     while i < len(lines):
         a, b = lines[i - 1], lines[i]
-        short = len(a.text) <= 10 and len(b.text) <= 10
+        na, nb = len(_compact(a.text)), len(_compact(b.text))
+        short = (na <= 10 and nb <= 10) if narrow else (nb <= 4 or na + nb <= 8)
         if (
             b.gap == 0
             and (blank_mode or not a.bullet)
             and a.kind == b.kind == "head"
             and short
-            and (narrow or not _UNIT.match(a.text))
+            and not (_PLACE if narrow else _UNIT).match(a.text)
             and not _GENRE.match(a.text)
             and not a.text.endswith(("——", "：", ":"))
         ):
@@ -709,7 +724,7 @@ class _Assembler:
                 cur.lines.extend(heads)  # e.g. a subtitle set apart by a byline line
         elif (
             after_photo
-            or lines[i].bullet
+            or (lines[i].bullet and (cur is None or cur.bulleted))  # the next bulleted brief
             or _starts_article(cur, heads, following, self.page_leads, self.page_signs)
         ):
             self.open(heads, bulleted=lines[i].bullet)

@@ -221,6 +221,9 @@ def _candidate_subquery(art: _Article) -> tuple[str, list[Any]]:
     )
     for table, keys, first, last, limit in keyed:
         if keys:
+            # Padded with its last key (IN ignores repeats) to a fixed length, so that the
+            # query has few spellings and stays in the connection's statement cache.
+            keys = (*keys, *keys[-1:] * (_KEY_SLOTS[table] - len(keys)))
             parts.append(
                 f"SELECT article_id FROM (SELECT article_id, COUNT(*) AS n FROM {table}"
                 f" WHERE {_KEY_COLUMN[table]} IN ({_placeholders(len(keys))})"
@@ -228,6 +231,13 @@ def _candidate_subquery(art: _Article) -> tuple[str, list[Any]]:
             )
             params += [*keys, first, last, limit]
     return " UNION ALL ".join(parts), params
+
+
+_KEY_SLOTS = {
+    "lsh_bands": fingerprint.BANDS,
+    "passage_keys": fingerprint.PASSAGE_KEYS,
+    "title_keys": fingerprint.TITLE_KEYS,
+}
 
 
 _CANDIDATE_SQL = """
@@ -373,11 +383,13 @@ def _index(conn: sqlite3.Connection, art: _Article) -> None:
     keyed = (("lsh_bands", printed.bands), ("passage_keys", printed.passages),
              ("title_keys", printed.title_keys))
     for table, keys in keyed:
-        conn.executemany(
-            f"INSERT OR IGNORE INTO {table} ({_KEY_COLUMN[table]}, day, article_id)"
-            " VALUES (?, ?, ?)",
-            [(k, day, aid) for k in keys],
-        )
+        if keys:
+            # One multi-row INSERT: less than half the time of executemany's row by row.
+            conn.execute(
+                f"INSERT OR IGNORE INTO {table} ({_KEY_COLUMN[table]}, day, article_id) VALUES "
+                + ",".join(["(?, ?, ?)"] * len(keys)),
+                [v for k in keys for v in (k, day, aid)],
+            )
 
 
 def _keys(sig: fingerprint.Signature, passages: Sequence[int], title: str) -> dict[str, Any]:

@@ -91,7 +91,11 @@ def _synthetic(conn: sqlite3.Connection, n: int, seed: int = 1) -> None:
             " ?4, ?4, ?4, ?4, '')",
             arts,
         )
-        conn.executemany("INSERT INTO article_signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?)", sigs)
+        conn.executemany(
+            "INSERT INTO article_signatures (article_id, norm_hash, length, published, day,"
+            " title_norm, sig, passages) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            sigs,
+        )
         conn.executemany("INSERT INTO tb VALUES (?, ?, ?)", bands)
         conn.executemany("INSERT INTO tp VALUES (?, ?, ?)", passages)
         conn.executemany("INSERT INTO tt VALUES (?, ?, ?)", titles)

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -96,16 +97,21 @@ http {{
         listen 127.0.0.1:{port} reuseport;
         root {dir}/www;
         etag on;
+        gzip_static on;
     }}
 }}
 """
 
 
-def start_nginx(tmp: Path, body: bytes, workers: str) -> tuple[subprocess.Popen, int, Path]:
+def start_nginx(tmp: Path, body: bytes, workers: str,
+                gz: bytes) -> tuple[subprocess.Popen, int, Path]:
+    """nginx serving `body` at FEED (and `gz`, the very gzip bytes ours sends, as FEED.gz
+    for gzip_static), on a free loopback port, in the foreground."""
     ndir = tmp / f"nginx-{workers}"
     www = ndir / "www" / FEED.lstrip("/")
     www.parent.mkdir(parents=True)
     www.write_bytes(body)
+    www.with_name(www.name + ".gz").write_bytes(gz)
     for d in (tmp, ndir):
         d.chmod(0o755)  # workers (as this user) must reach the root
     port = free_port()
@@ -160,6 +166,37 @@ def wrk(port: int, *, connections: int, duration: float, threads: int,
             "socket_errors": errors.group(0) if errors else ""}
 
 
+def polling_run(tmp: Path, cfg: Path, port: int, args: argparse.Namespace) -> dict:
+    """wrk against `aggregator run` while it polls `args.polling` sources that answer 304.
+
+    Every poll commits (a fetch record, the source's row) although no feed changes. The
+    first round (200s, new articles) is let finish; wrk then runs for 40 s from 55 s after
+    the start, across the second round (60 s interval + jitter), which is all 304s."""
+    feeds = tmp / "feeds"
+    feeds.mkdir(exist_ok=True)
+    n = args.polling
+    with feedserver.running(n, 20, "bump") as (_server, fport):
+        (feeds / "polling.toml").write_text("\n".join(
+            f'[[source]]\nid = "poll-{i:04d}"\nname = "轮询源 {i}"\n'
+            f'url = "{feedserver.feed_url(i, 20, fport)}"\ninterval = 60\n'
+            "allow_private = true\n" for i in range(n)), encoding="utf-8")
+        with process([*aggregator_cmd(), "run", "--config", str(cfg)],
+                     log=tmp / "run.log") as daemon:
+            t0 = time.monotonic()
+            wait_http("127.0.0.1", port, "/healthz", daemon)
+            get("127.0.0.1", port, FEED)
+            time.sleep(max(0.0, 55 - (time.monotonic() - t0)))
+            conn = sqlite3.connect(f"file:{tmp / 'serve.db'}?mode=ro", uri=True, timeout=30)
+            before = conn.execute("SELECT count(*) FROM fetches").fetchone()[0]
+            result = wrk(port, connections=args.connections, duration=40, threads=args.threads,
+                         headers={"Accept-Encoding": "gzip"})
+            during = conn.execute("SELECT count(*) FROM fetches").fetchone()[0] - before
+            conn.close()
+    print(f"while polling: {during} polls committed during the 40 s wrk run", flush=True)
+    result["polls"] = during
+    return result
+
+
 REUSEPORT_SERVER = """
 import asyncio, sys
 from aiohttp import web
@@ -185,10 +222,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--reuseport", type=int, default=2,
                     help="also run N processes of the app on one port (0: skip)")
+    ap.add_argument("--polling", type=int, default=600,
+                    help="also serve from `aggregator run` polling N sources that answer 304 "
+                         "(0: skip)")
     ap.add_argument("--smoke", action="store_true", help="200 articles, 1 s runs")
     args = ap.parse_args()
     if args.smoke:
-        args.articles, args.duration, args.reuseport = 200, 1.0, 0
+        args.articles, args.duration, args.reuseport, args.polling = 200, 1.0, 0, 0
     exit_on_sigterm()
     for tool in ("wrk", "nginx"):
         if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
@@ -221,11 +261,16 @@ def main() -> None:
             rows.append(("ours 304", wrk(port, connections=args.connections,
                                          duration=args.duration, threads=args.threads,
                                          headers={"If-None-Match": etag})))
+            # feed readers ask for gzip: ours sends the gzip form it keeps beside the bytes
+            gz = get("127.0.0.1", port, FEED, {"Accept-Encoding": "gzip"})[2]
+            rows.append(("ours 200 gzip", wrk(port, connections=args.connections,
+                                              duration=args.duration, threads=args.threads,
+                                              headers={"Accept-Encoding": "gzip"})))
             st = status(ours.pid)
             print(f"ours RSS before/after load: {rss0 / 1024:.1f} / {st['VmRSS'] / 1024:.1f} MB",
                   flush=True)
         for workers in ("1",) if args.smoke else ("1", "auto"):
-            proc, nport, ndir = start_nginx(tmp, body, workers)
+            proc, nport, ndir = start_nginx(tmp, body, workers, gz)
             try:
                 n_etag = get("127.0.0.1", nport, FEED)[1].get("etag", "")
                 rows.append((f"nginx({workers}) 200", wrk(
@@ -234,8 +279,14 @@ def main() -> None:
                 rows.append((f"nginx({workers}) 304", wrk(
                     nport, connections=args.connections, duration=args.duration,
                     threads=args.threads, headers={"If-None-Match": n_etag})))
+                rows.append((f"nginx({workers}) 200 gzip_static", wrk(
+                    nport, connections=args.connections, duration=args.duration,
+                    threads=args.threads, headers={"Accept-Encoding": "gzip"})))
             finally:
                 stop(proc)
+        if args.polling:
+            rows.append((f"ours 200 while polling {args.polling}", polling_run(
+                tmp, cfg, port, args)))
         if args.reuseport > 1:
             script = tmp / "reuseport_server.py"
             script.write_text(REUSEPORT_SERVER)
@@ -260,15 +311,18 @@ def main() -> None:
                     stop(p)
     print()
     base = dict(rows)["nginx(1) 200"]["rps"]
-    print(f"{'server':28} {'req/s':>9} {'x nginx(1) 200':>15} {'p50 ms':>7} {'p90 ms':>7} "
+    print(f"{'server':34} {'req/s':>9} {'x nginx(1) 200':>15} {'p50 ms':>7} {'p90 ms':>7} "
           f"{'p99 ms':>7} {'errors':>7}")
     for name, r in rows:
-        print(f"{name:28} {r['rps']:9.0f} {r['rps'] / base:15.2f} {r['p50']:7.2f} "
+        print(f"{name:34} {r['rps']:9.0f} {r['rps'] / base:15.2f} {r['p50']:7.2f} "
               f"{r['p90']:7.2f} {r['p99']:7.2f} {r['non2xx3xx']:7d} {r['socket_errors']}")
     got = dict(rows)
     print(f"targets: ours 200 >= 0.7x nginx(1) 200: "
           f"{got['ours 200']['rps'] / base:.2f}x; p99 <= 50 ms: {got['ours 200']['p99']:.1f} ms; "
           f"ours 304 >= nginx(1) 200: {got['ours 304']['rps'] / base:.2f}x")
+    gz_base = got["nginx(1) 200 gzip_static"]["rps"]
+    print(f"with gzip (what feed readers ask for): ours {got['ours 200 gzip']['rps']:.0f} req/s "
+          f"= {got['ours 200 gzip']['rps'] / gz_base:.2f}x nginx(1) gzip_static")
     sys.stdout.flush()
 
 

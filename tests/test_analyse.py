@@ -172,7 +172,7 @@ def test_a_failing_worker_fails_the_import_loudly() -> None:
 
 def test_default_workers_is_a_sane_count() -> None:
     n = analyse.default_workers()
-    assert 0 <= n <= 8
+    assert 0 <= n <= 4
     with pytest.raises(ValueError):
         analyse.Analyser(build_tagger(None), 0)
 

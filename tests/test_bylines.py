@@ -18,6 +18,7 @@ from aggregator.bylines import byline, parse_people, photo_credit, split_lead, t
         ("（记者 林涛）6月1日，", ("林涛",), "6月1日，"),
         ("本报讯 记者 何静 通讯员 赵一鸣 日前，", ("何静", "赵一鸣"), "日前，"),
         ("本报讯 记者张三 通讯员李四 报道：近日，", ("张三", "李四"), "近日，"),
+        ("本报讯 记者 应 晖 “装电梯是好事", ("应晖",), "“装电梯是好事"),
         ("本报乌鲁木齐5月19日电 记者 孟凡 报道：记者从", ("孟凡",), "记者从"),
         ("本报合肥18日电 在辽阔的淮北平原上", (), "在辽阔的淮北平原上"),
         ("据新华社北京5月19日电 暑期临近，", (), "暑期临近，"),
@@ -88,6 +89,8 @@ def test_names_spaced_out_to_three_characters_are_one_name() -> None:
         ("记者 王明 报道", ("王明",)),
         ("本报评论员", ("本报评论员",)),
         ("人民日报评论员", ("人民日报评论员",)),
+        ("读者 鄂晓光", ("鄂晓光",)),
+        ("本报记者舒泉清", ("舒泉清",)),
     ],
 )
 def test_signature_lines(line: str, people: tuple[str, ...]) -> None:
@@ -96,7 +99,18 @@ def test_signature_lines(line: str, people: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["记者注意到，这里变了。", "县委中心组召开专题学习会", "（扩大）", "记者：为什么这样做？"],
+    [
+        "记者注意到，这里变了。",
+        "县委中心组召开专题学习会",
+        "（扩大）",
+        "记者：为什么这样做？",
+        "记者调查",
+        "记者手记",
+        "读者朋友们",
+        "□ 图片新闻",
+        "◎ 抓招商 引项目",
+        "□ 高温预警",
+    ],
 )
 def test_sentences_are_not_signatures(line: str) -> None:
     assert byline(line) is None

@@ -363,3 +363,42 @@ def test_seed_townships_are_found_under_their_county(seed_gaz: Gazetteer) -> Non
     assert "469007" not in codes(tuple(tags.values()))  # 东方花苑
     tags = tag_regions("", pages["004"], gazetteer=seed_gaz, home="Z411400-sqsfq")
     assert "贾寨镇" in {t.name for t in tags}
+
+
+# -- the matcher: the fast backend finds exactly what pyahocorasick finds -------------------------
+
+
+def _texts_for_matching(words: list[str]) -> list[str]:
+    """Texts of this file's sentences, the shared corpus when present, and random runs of the
+    gazetteer's own words and their pieces (overlaps everywhere)."""
+    import random
+
+    texts = [TEXT_FOR_MATCHING]
+    corpus = SHARED / "corpus-dev" / "articles.jsonl"
+    if corpus.exists():
+        for line in corpus.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            texts.append(f"{rec.get('title') or ''}\n\n{rec['body']}")
+    rng = random.Random(3)
+    pieces = words + [w[: len(w) // 2] for w in words] + list("的，。、区市县镇路（）\n")
+    texts += ["".join(rng.choice(pieces) for _ in range(80)) for _ in range(1500)]
+    return texts
+
+
+TEXT_FOR_MATCHING = (
+    "武进区湖塘镇召开安全生产工作会议，牛塘镇、洛阳镇负责人参加。常州市武进区委书记强调，"
+    "南通市崇川区文峰街道与观音山街道联合开展反诈宣传，新华社记者在江苏太仓采访。"
+)
+
+
+def test_every_backend_finds_the_same_words(gaz: Gazetteer) -> None:
+    from aggregator.multimatch import WordMatcher
+    from aggregator.tag_regions import matcher_for
+
+    fast = matcher_for(gaz).automaton
+    if fast.backend != "rs":
+        pytest.skip("ahocorasick_rs is not installed: pyahocorasick is the only backend")
+    words = {w: fast.get(w) for w in fast}
+    slow = WordMatcher(words, backend="py")
+    for text in _texts_for_matching(list(words)):
+        assert sorted(fast.find(text), key=repr) == sorted(slow.find(text), key=repr), text

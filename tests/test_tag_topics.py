@@ -328,3 +328,29 @@ def test_traditional_corpus_articles_tag_like_their_simplified_conversion(tax):
         tagged += bool(converted)
     assert tagged >= len(rows) // 3
     assert same / len(rows) >= 0.9
+
+
+def test_every_backend_finds_the_same_leftmost_longest_terms(tax: Taxonomy) -> None:
+    """The fast matcher (ahocorasick_rs) reports what pyahocorasick's iter_long reports, on
+    real text and on runs of overlapping terms and their pieces."""
+    import random
+
+    from aggregator.multimatch import WordMatcher
+    from aggregator.taxonomy import normalise
+
+    fast = tax.index.automaton
+    if fast.backend != "rs":
+        pytest.skip("ahocorasick_rs is not installed: pyahocorasick is the only backend")
+    words = {w: fast.get(w) for w in fast}
+    slow = WordMatcher(words, longest=True, backend="py")
+    texts = []
+    corpus = SHARED / "corpus-dev" / "articles.jsonl"
+    if corpus.exists():
+        for line in corpus.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            texts.append(normalise(rec.get("title") or "") + "\x00" + normalise(rec["body"]))
+    rng = random.Random(5)
+    pieces = list(words) + [w[1:] for w in words] + list("的，。\x00")
+    texts += ["".join(rng.choice(pieces) for _ in range(60)) for _ in range(2000)]
+    for text in texts:
+        assert fast.find(text) == slow.find(text), text
